@@ -1,0 +1,31 @@
+# Everything installs through this file: a fresh clone needs only python3 (>= 3.9).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-all integration bench bench-full lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## train ResNet-18 on the embedded digits and print the test accuracy
+	$(BIN)/trainlab demo
+
+test: $(STAMP)  ## the offline unit + end-to-end suite (CPU, a few minutes)
+	$(BIN)/python -m pytest -q -m "not integration"
+
+integration: $(STAMP)  ## real-data checks: scikit-learn digits, Fashion-MNIST (apt: dataset-fashion-mnist)
+	$(BIN)/python -m pytest -q -m integration
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -1,0 +1,4 @@
+"""`python -m trainlab ...` (also what torchrun runs)."""
+from .cli.main import main
+
+raise SystemExit(main())

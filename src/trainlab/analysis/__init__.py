@@ -1,0 +1,4 @@
+"""Analysis of runs: plots (and later summaries, comparisons, reports)."""
+from .plots import plot, plot_confusion_matrix, plot_curves
+
+__all__ = ["plot", "plot_curves", "plot_confusion_matrix"]

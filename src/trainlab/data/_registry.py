@@ -1,0 +1,124 @@
+"""The data-set registry: `create_dataset(name, ...)` and `list_datasets()`.
+
+A source is one function registered with `@register_dataset`; it reads files and returns a
+`SourceData`. Everything after that (carving test/dev splits, limiting, resizing, normalisation
+statistics) happens here once, the same for every source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ._types import DataError, ImageDataset, SourceData, Split
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    builder: Callable[..., SourceData]
+    summary: str
+    takes_path: bool  # "folder:PATH" style
+
+
+_DATASETS: dict[str, DatasetEntry] = {}
+
+# Splits carved from a source's train split use this fixed seed, whatever the training seed, so
+# every run on a data set is scored on the same test and dev images.
+SPLIT_SEED = 0
+DEFAULT_TEST_FRACTION = 0.2
+
+
+def register_dataset(name: str, summary: str, takes_path: bool = False):
+    def decorate(builder):
+        if name in _DATASETS:
+            raise ValueError(f"data set {name!r} is registered twice")
+        _DATASETS[name] = DatasetEntry(name, builder, summary, takes_path)
+        return builder
+
+    return decorate
+
+
+def list_datasets() -> list[DatasetEntry]:
+    return [_DATASETS[name] for name in sorted(_DATASETS)]
+
+
+def parse_dataset_name(spec: str) -> tuple[DatasetEntry, str | None]:
+    """'fashion-mnist' -> (entry, None); 'folder:/data/pets' -> (entry, '/data/pets')."""
+    name, _, path = spec.partition(":")
+    if name not in _DATASETS:
+        known = ", ".join(e.name + (":PATH" if e.takes_path else "") for e in list_datasets())
+        raise DataError(f"unknown data set {spec!r}; available: {known}")
+    entry = _DATASETS[name]
+    if entry.takes_path and not path:
+        raise DataError(f"data set {name!r} needs a path: --data {name}:PATH")
+    if not entry.takes_path and path:
+        raise DataError(f"data set {name!r} takes no path (got {spec!r})")
+    return entry, path or None
+
+
+def carve(split: Split, fraction: float, seed: int = SPLIT_SEED) -> tuple[Split, Split]:
+    """Randomly move `fraction` of `split` into a second split (fixed seed)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"split fraction must be between 0 and 1, got {fraction}")
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
+    n_out = max(1, round(len(split) * fraction))
+    if n_out >= len(split):
+        raise DataError(f"cannot carve {fraction:.0%} from only {len(split)} images")
+    return split.subset(order[n_out:]), split.subset(order[:n_out])
+
+
+def resize_split(split: Split, size: tuple[int, int]) -> Split:
+    """Resize every image once, up front (bilinear, antialiased), keeping uint8."""
+    if tuple(split.images.shape[2:]) == tuple(size):
+        return split
+    resized = F.interpolate(split.images.float(), size=size, mode="bilinear",
+                            align_corners=False, antialias=True)
+    return Split(resized.round().clamp(0, 255).to(torch.uint8), split.labels)
+
+
+def channel_statistics(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images, on the 0..1 scale."""
+    x = images.float().div_(255).transpose(0, 1).flatten(1)  # (C, N*H*W)
+    std = x.std(dim=1).clamp_min(1e-3)  # a constant channel must not divide by zero
+    return tuple(x.mean(dim=1).tolist()), tuple(std.tolist())
+
+
+def create_dataset(
+    name: str,
+    data_dir: str | Path = "data",
+    image_size: int | None = None,
+    dev_fraction: float = 0.1,
+    limit_train: int | None = None,
+    download: bool = False,
+) -> ImageDataset:
+    """Load a registered data set as uint8 tensors with train/dev/test splits.
+
+    >>> data = create_dataset("digits")          # scikit-learn's 8x8 digits, upscaled to 32x32
+    >>> data.train.images.shape                   # torch.Size([1294, 1, 32, 32])
+    """
+    entry, path = parse_dataset_name(name)
+    kwargs = {"data_dir": Path(data_dir), "download": download, "image_size": image_size}
+    source: SourceData = entry.builder(path, **kwargs) if entry.takes_path else entry.builder(**kwargs)
+    notes = list(source.notes)
+    train, test, dev = source.train, source.test, source.dev
+    if test is None:
+        train, test = carve(train, DEFAULT_TEST_FRACTION)
+        notes.append(f"no test split found: held out {len(test)} of the training images as test")
+    if dev is None:
+        train, dev = carve(train, dev_fraction)
+    if limit_train is not None:
+        if limit_train < 1:
+            raise DataError(f"--limit-train must be at least 1, got {limit_train}")
+        train = train.subset(torch.arange(min(limit_train, len(train))))
+    size = image_size or source.default_image_size
+    if size:
+        train, dev, test = (resize_split(s, (size, size)) for s in (train, dev, test))
+    mean, std = source.mean, source.std
+    if mean is None or std is None:
+        mean, std = channel_statistics(train.images)
+    return ImageDataset(name=name, class_names=list(source.class_names), train=train, dev=dev,
+                        test=test, mean=tuple(mean), std=tuple(std), notes=notes)

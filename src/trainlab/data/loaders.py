@@ -1,0 +1,67 @@
+"""`TensorLoader`: the fast path. Batches straight out of in-memory uint8 tensors.
+
+It is an iterable of `(x, y)` batches with `len()`, so it goes wherever a DataLoader goes
+(including `Runner.train`). Shuffling, augmentation and normalisation run a batch at a time on the
+target device; there are no worker processes and no per-sample Python.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._types import Split
+from .transforms import AUGMENTATIONS, augment, normalize
+
+
+class TensorLoader:
+    """Iterate over a `Split` in batches.
+
+    >>> loader = TensorLoader(data.train, batch_size=128, mean=data.mean, std=data.std,
+    ...                       shuffle=True, augment="crop-flip", seed=0)
+    >>> for x, y in loader: ...
+    """
+
+    def __init__(self, split: Split, batch_size: int, mean, std, shuffle: bool = False,
+                 augment: str = "none", seed: int = 0, device: str | torch.device = "cpu",
+                 drop_last: bool = False, channels_last: bool = False):
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation {augment!r}; choose from {AUGMENTATIONS}")
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        self.device = torch.device(device)
+        # Keep the uint8 images where the model runs: moving 4x smaller uint8 batches, or none at
+        # all when the whole set sits on the GPU.
+        self.images = split.images.to(self.device)
+        self.labels = split.labels.to(self.device)
+        self.batch_size = batch_size
+        self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device)
+        self.std = torch.tensor(std, dtype=torch.float32, device=self.device)
+        self.shuffle = shuffle
+        self.augment = augment
+        self.drop_last = drop_last
+        self.channels_last = channels_last
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    @property
+    def dataset_size(self) -> int:
+        return len(self.labels)
+
+    def __iter__(self):
+        n = len(self.labels)
+        order = torch.randperm(n, generator=self.generator).to(self.device) if self.shuffle else None
+        for batch in range(len(self)):
+            start = batch * self.batch_size
+            index = slice(start, start + self.batch_size) if order is None else \
+                order[start:start + self.batch_size]
+            images = self.images[index]
+            if self.augment != "none":
+                images = augment(images, self.augment, self.generator)
+            x = normalize(images, self.mean, self.std)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, self.labels[index]

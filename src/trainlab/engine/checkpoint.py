@@ -1,0 +1,97 @@
+"""Checkpoints as plain data: tensors in safetensors, metadata as JSON in the same file.
+
+Loading never unpickles anything, so a checkpoint someone sent you cannot run code. Files are
+written to a temporary name in the same directory and moved into place with `os.replace`, so a
+crash while saving leaves the previous file intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+METADATA_KEY = "trainlab"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, truncated, or not a checkpoint; names the file."""
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The plain module under DistributedDataParallel and torch.compile wrappers."""
+    while True:
+        if hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        elif hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        else:
+            return model
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call `write(temporary_path)`, then move the result to `path` in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, metadata: dict | None = None) -> None:
+    """Save `model`'s state dict and JSON-able `metadata` to a .safetensors file."""
+    state = {k: v.detach().contiguous().cpu() for k, v in unwrap_model(model).state_dict().items()}
+    header = {METADATA_KEY: json.dumps(metadata or {})}
+    atomic_write(Path(path), lambda tmp: save_file(state, tmp, metadata=header))
+
+
+def load_checkpoint(path: str | Path, device="cpu") -> tuple[dict, dict]:
+    """Return (state_dict, metadata) from a .safetensors checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = load_file(str(path), device=str(device))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+        metadata = json.loads(header.get(METADATA_KEY, "{}"))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({error}); it may be "
+                              "truncated or corrupted") from error
+    return state, metadata
+
+
+def save_state_dict(path: str | Path, model: nn.Module, metadata: dict | None = None) -> None:
+    """Save for the Runner API: safetensors for a .safetensors path, else a torch.save dict
+    of tensors (which `load_state_dict` reads back with weights_only=True)."""
+    if str(path).endswith(".safetensors"):
+        save_checkpoint(path, model, metadata)
+        return
+    state = unwrap_model(model).state_dict()
+    atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+
+
+def load_state_dict(path: str | Path, device="cpu") -> dict:
+    """Read weights saved by `save_state_dict` without executing pickled code."""
+    if str(path).endswith(".safetensors"):
+        return load_checkpoint(path, device)[0]
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # pickle errors, truncation, refused globals
+        raise CheckpointError(f"{path} could not be loaded as weights ({error}). Only plain "
+                              "tensor dicts are accepted; nothing in the file was run.") from error

@@ -1,0 +1,40 @@
+"""The one interface every image model exposes (as timm's models do).
+
+`forward_features(x)` -> the feature tensor before the classifier, `forward_head(features)` ->
+logits, and `forward = forward_head(forward_features(x))`. Summaries, feature plots and transfer
+learning (replace `head`) can then treat every model alike.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+class ImageClassifier(nn.Module):
+    """A `features` trunk and a `head`; subclasses may override either forward method."""
+
+    features: nn.Module
+    head: nn.Module
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+@torch.no_grad()
+def infer_feature_size(trunk: nn.Module, in_channels: int, input_size: tuple[int, int]) -> int:
+    """Number of features `trunk` produces for one image, found by running a zero image.
+
+    This is how the course networks' hard-coded `nn.Linear(320, ...)` becomes "sized from the
+    input": the same architecture works for 28x28, 32x32 or 64x64 images.
+    """
+    was_training = trunk.training
+    trunk.eval()
+    out = trunk(torch.zeros(1, in_channels, *input_size))
+    trunk.train(was_training)
+    return out.flatten(1).shape[1]

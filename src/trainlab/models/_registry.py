@@ -1,0 +1,83 @@
+"""The model registry: `create_model(name, **options)` and `list_models()`.
+
+Each model family file registers thin builder functions with `@register_model`. Every builder
+takes `in_channels`, `num_classes` and `input_size` (height, width) so the same name works for
+1x28x28 Fashion-MNIST, 1x32x32 upscaled digits and 3x32x32 CIFAR-10.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import torch.nn as nn
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    builder: Callable[..., nn.Module]
+    summary: str  # one line, from the builder's docstring
+
+
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str):
+    """Decorator: register `builder` under `name`. A duplicate name is an error."""
+
+    def decorate(builder):
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is registered twice")
+        doc = inspect.getdoc(builder) or ""
+        _MODELS[name] = ModelEntry(name, builder, doc.splitlines()[0] if doc else "")
+        return builder
+
+    return decorate
+
+
+def list_models() -> list[str]:
+    return sorted(_MODELS)
+
+
+def get_model_entry(name: str) -> ModelEntry:
+    if name not in _MODELS:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    return _MODELS[name]
+
+
+def model_options(name: str) -> dict[str, object]:
+    """The options a model accepts beyond in_channels/num_classes/input_size, with defaults."""
+    signature = inspect.signature(get_model_entry(name).builder)
+    common = {"in_channels", "num_classes", "input_size"}
+    return {
+        p.name: p.default
+        for p in signature.parameters.values()
+        if p.name not in common and p.kind is p.KEYWORD_ONLY
+    }
+
+
+def create_model(
+    name: str,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    input_size: tuple[int, int] = (28, 28),
+    **options,
+) -> nn.Module:
+    """Build a registered model.
+
+    >>> model = create_model("resnet18", in_channels=1, num_classes=10, input_size=(32, 32))
+    """
+    entry = get_model_entry(name)
+    unknown = set(options) - set(model_options(name))
+    if unknown:
+        accepted = ", ".join(model_options(name)) or "none"
+        raise TypeError(
+            f"model {name!r} does not take option(s) {', '.join(sorted(unknown))}; "
+            f"it accepts: {accepted}"
+        )
+    model = entry.builder(
+        in_channels=in_channels, num_classes=num_classes, input_size=tuple(input_size), **options
+    )
+    model.num_classes = num_classes
+    return model

@@ -1,0 +1,40 @@
+"""Fully connected networks: seed 003/004's MLP and seed 002's FC2Layer."""
+from __future__ import annotations
+
+import math
+
+import torch.nn as nn
+
+from ._base import ImageClassifier
+from ._registry import register_model
+
+
+class MLP(ImageClassifier):
+    def __init__(self, in_features: int, hidden: list[int], num_classes: int, log_softmax=False):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        self.features = nn.Sequential(*layers)
+        head: list[nn.Module] = [nn.Linear(width, num_classes)]
+        if log_softmax:
+            # Seed 002 ends its networks with LogSoftmax for nll_loss. log_softmax is idempotent,
+            # so cross-entropy on these outputs equals nll_loss: the course's numbers hold.
+            head.append(nn.LogSoftmax(dim=1))
+        self.head = nn.Sequential(*head)
+
+
+@register_model("mlp")
+def mlp(*, in_channels, num_classes, input_size, hidden=(512, 256, 128, 64)):
+    """Seeds 003/004 MLP: 784-512-256-128-64-10 with ReLU, input size taken from the data."""
+    in_features = in_channels * math.prod(input_size)
+    return MLP(in_features, list(hidden), num_classes)
+
+
+@register_model("fc2")
+def fc2(*, in_channels, num_classes, input_size, n_hidden=8):
+    """Seed 002 FC2Layer: two hidden layers of n_hidden units, LogSoftmax output."""
+    in_features = in_channels * math.prod(input_size)
+    return MLP(in_features, [n_hidden, n_hidden], num_classes, log_softmax=True)

@@ -1,0 +1,158 @@
+"""Residual networks: seed 001's ResNet-18 (residual switchable) and seeds 003/004's small one."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ._base import ImageClassifier, infer_feature_size
+from ._registry import register_model
+
+
+class ResBlock(nn.Module):
+    """Seed 001 residual unit: conv3x3-BN-ReLU-conv3x3-BN, plus the input, then ReLU.
+
+    With `use_residual=False` the shortcut is dropped (the 5.4.2 ablation); a 1x1 conv + BN
+    shortcut matches shapes when the channels or the stride change.
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1, use_residual=True):
+        super().__init__()
+        self.stride = stride
+        self.use_residual = use_residual
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1, stride=stride, bias=False)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.use_1x1conv = in_channels != out_channels or stride != 1
+        if self.use_1x1conv:
+            self.shortcut = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        if self.use_1x1conv:
+            self.bn3 = nn.BatchNorm2d(out_channels)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(inputs)))
+        y = self.bn2(self.conv2(y))
+        if self.use_residual:
+            shortcut = self.bn3(self.shortcut(inputs)) if self.use_1x1conv else inputs
+            y = y + shortcut
+        return F.relu(y)
+
+
+def resnet_module(in_channels, out_channels, num_blocks, stride=1, use_residual=True):
+    """One stage: the first block may change channels/stride, the rest keep them."""
+    blocks = [ResBlock(in_channels, out_channels, stride, use_residual)]
+    blocks += [ResBlock(out_channels, out_channels, 1, use_residual) for _ in range(num_blocks - 1)]
+    return nn.Sequential(*blocks)
+
+
+def make_stem(in_channels: int, stem: str) -> nn.Sequential:
+    if stem == "imagenet":  # seed 001 module one: 7x7 stride 2, BN, ReLU, 3x3 max-pool stride 2
+        return nn.Sequential(
+            nn.Conv2d(in_channels, 64, 7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+        )
+    if stem == "cifar":  # small images: 3x3 stride 1, no pooling, keeps 32x32 resolution
+        return nn.Sequential(
+            nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False), nn.BatchNorm2d(64),
+            nn.ReLU(),
+        )
+    raise ValueError(f"unknown stem {stem!r}; use 'imagenet' (seed 001) or 'cifar'")
+
+
+class ResNet18(ImageClassifier):
+    """Seed 001 Model_ResNet18: six modules held in `net`, as in the course (net.0 ... net.7).
+
+    Keeping the course's `net` layout means its state-dict keys, and the weight mapping from
+    torchvision's resnet18 in 5.4.4, apply unchanged (see `load_torchvision_resnet18_weights`).
+    """
+
+    def __init__(self, in_channels=3, num_classes=10, use_residual=True, stem="imagenet"):
+        super().__init__()
+        self.net = nn.Sequential(
+            make_stem(in_channels, stem),
+            resnet_module(64, 64, 2, stride=1, use_residual=use_residual),
+            resnet_module(64, 128, 2, stride=2, use_residual=use_residual),
+            resnet_module(128, 256, 2, stride=2, use_residual=use_residual),
+            resnet_module(256, 512, 2, stride=2, use_residual=use_residual),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes),
+        )
+
+    def forward_features(self, x):
+        return self.net[:7](x)
+
+    def forward_head(self, features):
+        return self.net[7](features)
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.net[7]
+
+
+def load_torchvision_resnet18_weights(model: ResNet18, torchvision_state: dict) -> None:
+    """Copy a torchvision `resnet18().state_dict()` into a `ResNet18(stem='imagenet')`.
+
+    Seed 001 section 5.4.4 maps the library's names onto the course network and checks that both
+    give the same outputs; this is that mapping, complete (the course's version drops the
+    shortcut's BatchNorm through a typo). torchvision's stem conv has no bias: ours gets zeros.
+    """
+    mapped = {}
+    for key, value in torchvision_state.items():
+        if key.startswith("conv1."):
+            mapped["net.0.0." + key[len("conv1."):]] = value
+        elif key.startswith("bn1."):
+            mapped["net.0.1." + key[len("bn1."):]] = value
+        elif key.startswith("fc."):
+            mapped["net.7." + key[len("fc."):]] = value
+        elif key.startswith("layer"):
+            stage, rest = key[len("layer"):].split(".", 1)  # "1", "0.conv1.weight"
+            rest = rest.replace("downsample.0", "shortcut").replace("downsample.1", "bn3")
+            mapped[f"net.{stage}.{rest}"] = value
+        else:
+            raise KeyError(f"unexpected key in torchvision resnet18 state dict: {key}")
+    mapped["net.0.0.bias"] = torch.zeros_like(model.net[0][0].bias)
+    model.load_state_dict(mapped, strict=True)
+
+
+@register_model("resnet18")
+def resnet18(*, in_channels, num_classes, input_size, use_residual=True, stem="imagenet"):
+    """Seed 001 ResNet-18 (11.18M params); use_residual=False for the ablation, stem='cifar'."""
+    return ResNet18(in_channels, num_classes, use_residual=use_residual, stem=stem)
+
+
+class ResidualBlock(nn.Module):
+    """Seeds 003/004 block: relu(x + conv(relu(conv(x)))), channels unchanged, no BatchNorm."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+
+    def forward(self, x):
+        y = self.conv2(F.relu(self.conv1(x)))
+        return F.relu(x + y)
+
+
+class ResNetMini(ImageClassifier):
+    def __init__(self, in_channels, num_classes, input_size):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 16, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+            ResidualBlock(16),
+            nn.Conv2d(16, 32, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+            ResidualBlock(32),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(infer_feature_size(self.features, in_channels, input_size),
+                              num_classes)
+
+
+@register_model("resnet-mini")
+def resnet_mini(*, in_channels, num_classes, input_size):
+    """Seeds 003/004 network with two ResidualBlocks (99.2% on MNIST in the course)."""
+    return ResNetMini(in_channels, num_classes, input_size)
+
+
+def ResNet(num_classes: int) -> ResNet18:
+    """Seed 000's constructor, `ResNet(num_classes)`, for 3-channel images."""
+    return ResNet18(in_channels=3, num_classes=num_classes)

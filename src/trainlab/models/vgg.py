@@ -1,0 +1,49 @@
+"""VGG with BatchNorm (seed 002 section 2.3, VGG16 on CIFAR-10: 84.48%)."""
+from __future__ import annotations
+
+import torch.nn as nn
+
+from ._base import ImageClassifier, infer_feature_size
+from ._registry import register_model
+
+# "vgg16" is the real 13-conv VGG-16. "seed002" is the list the homework actually wrote under the
+# name VGG16 (8 convs, i.e. VGG-11's layout); both are kept so the course's figure can be checked.
+CONFIGS = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+              512, 512, 512, "M"],
+    "seed002": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+}
+
+
+def make_vgg_layers(cfg: list, in_channels: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for item in cfg:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(in_channels, item, kernel_size=3, padding=1),
+                       nn.BatchNorm2d(item), nn.ReLU(inplace=True)]
+            in_channels = item
+    return nn.Sequential(*layers)
+
+
+class VGG(ImageClassifier):
+    def __init__(self, cfg: list, in_channels: int, num_classes: int, input_size):
+        super().__init__()
+        if min(input_size) < 2 ** cfg.count("M"):
+            raise ValueError(
+                f"VGG needs images of at least {2 ** cfg.count('M')} pixels a side "
+                f"(it halves them {cfg.count('M')} times); got {input_size}. "
+                "Use --image-size 32 or larger."
+            )
+        self.features = nn.Sequential(make_vgg_layers(cfg, in_channels), nn.Flatten())
+        self.head = nn.Linear(infer_feature_size(self.features, in_channels, input_size),
+                              num_classes)
+
+
+@register_model("vgg16")
+def vgg16(*, in_channels, num_classes, input_size, cfg="vgg16"):
+    """VGG-16 with BatchNorm, linear classifier sized from the input (cfg='seed002' available)."""
+    if cfg not in CONFIGS:
+        raise ValueError(f"unknown VGG cfg {cfg!r}; choose from {', '.join(CONFIGS)}")
+    return VGG(CONFIGS[cfg], in_channels, num_classes, input_size)

@@ -1,0 +1,104 @@
+"""The training configuration: one dataclass, saved as YAML with every run.
+
+Precedence: built-in defaults < `--config run.yaml` < flags given on the command line. Unknown
+keys are errors, so a typo in a YAML file cannot be silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..data import AUGMENTATIONS
+from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES
+from ..models import list_models, model_options
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the key/flag."""
+
+
+@dataclass
+class TrainConfig:
+    model: str = "resnet18"
+    model_options: dict = field(default_factory=dict)  # e.g. {use_residual: false, stem: cifar}
+    data: str = "digits"
+    data_dir: str = "data"
+    download: bool = False
+    image_size: int | None = None  # resize images to S x S (None: the data set's own size)
+    dev_fraction: float = 0.1
+    limit_train: int | None = None
+    augment: str = "none"
+    epochs: int = 10
+    batch_size: int = 128
+    eval_batch_size: int = 1000
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    eval_steps: int = 0  # 0: evaluate on the dev split at the end of every epoch
+    log_steps: int = 100
+    out: str | None = None  # run directory; default runs/<model>-<data>-<time>
+
+    def validate(self) -> TrainConfig:
+        choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "augment": AUGMENTATIONS,
+                   "precision": PRECISIONS, "model": list_models()}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{key} = {getattr(self, key)!r} is not one of: "
+                                  f"{', '.join(allowed)}")
+        for key in ("epochs", "batch_size", "eval_batch_size"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be a whole number >= 1, got {getattr(self, key)!r}")
+        if not 0 < self.dev_fraction < 1:
+            raise ConfigError(f"dev_fraction must be between 0 and 1, got {self.dev_fraction}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if not isinstance(self.model_options, dict):
+            raise ConfigError(f"model_options must be a mapping, got {self.model_options!r}")
+        unknown = set(self.model_options) - set(model_options(self.model))
+        if unknown:
+            raise ConfigError(f"model {self.model!r} has no option(s) {', '.join(sorted(unknown))};"
+                              f" it accepts: {', '.join(model_options(self.model)) or 'none'}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def config_keys() -> list[str]:
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def read_config_file(path: str | Path) -> dict:
+    """Values from a YAML file (a saved run's config.yaml works), checked for unknown keys."""
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path} must hold a mapping of keys to values")
+    unknown = sorted(set(values) - set(config_keys()))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; valid keys: "
+                          f"{', '.join(config_keys())}")
+    return values
+
+
+def build_config(file: str | Path | None = None, **overrides) -> TrainConfig:
+    """Defaults, then the YAML file's values, then `overrides` (e.g. the flags a user typed)."""
+    values = read_config_file(file) if file else {}
+    values.update(overrides)
+    return TrainConfig(**values).validate()

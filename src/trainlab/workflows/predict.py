@@ -1,0 +1,100 @@
+"""`predict_files(run, paths)`: class probabilities for image files, with a run's checkpoint.
+
+Each image is prepared exactly as the checkpoint's metadata says (channels, size, mean/std), so a
+colour photo works with a greyscale model and a 200x200 image with a 28x28 one.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..data.image_files import is_image_file, to_array
+from ..data.transforms import normalize
+from ..engine import resolve_device
+from .run_dir import BEST, load_run_model, resolve_run_dir
+
+BATCH = 256
+
+
+@dataclass
+class Prediction:
+    path: Path
+    classes: list[str]  # top-k class names, most probable first
+    probabilities: list[float]
+
+
+def expand_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[str]]:
+    """Files as given, folders searched recursively for images; problems for missing paths."""
+    files, problems = [], []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.is_file() and is_image_file(p))
+            if not found:
+                problems.append(f"{item}: folder holds no image files")
+            files += found
+        elif item.is_file():
+            files.append(item)
+        else:
+            problems.append(f"{item}: no such file or folder")
+    return files, problems
+
+
+def load_for_model(path: Path, preprocessing: dict) -> torch.Tensor:
+    """One image file as a uint8 (C, H, W) tensor in the model's channels and size."""
+    channels = preprocessing["channels"]
+    height, width = preprocessing["image_size"]
+    with Image.open(path) as image:
+        image.load()
+        array = to_array(image, channels)
+    if array.shape[:2] != (height, width):
+        resized = Image.fromarray(array.squeeze(2) if channels == 1 else array)
+        array = to_array(resized.resize((width, height), Image.BILINEAR), channels)
+    return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)
+
+
+@torch.no_grad()
+def predict_files(run: str | Path, inputs: list[str | Path], top_k: int = 3,
+                  checkpoint: str = BEST, device="auto") -> tuple[list[Prediction], list[str]]:
+    """Top-k predictions for every image found in `inputs`, and a problem line per bad input."""
+    device = resolve_device(device)
+    model, meta = load_run_model(resolve_run_dir(run), checkpoint, device=device)
+    prep, names = meta["preprocessing"], meta["class_names"]
+    mean = torch.tensor(prep["mean"], device=device)
+    std = torch.tensor(prep["std"], device=device)
+    top_k = max(1, min(top_k, len(names)))
+    files, problems = expand_inputs(inputs)
+    loaded: list[tuple[Path, torch.Tensor]] = []
+    for path in files:
+        try:
+            loaded.append((path, load_for_model(path, prep)))
+        except Exception as error:  # every unreadable file is reported, none is skipped silently
+            problems.append(f"{path}: cannot read as an image ({error})")
+    predictions = []
+    for start in range(0, len(loaded), BATCH):
+        chunk = loaded[start:start + BATCH]
+        x = normalize(torch.stack([t for _, t in chunk]).to(device), mean, std)
+        probabilities = model(x).float().softmax(dim=1).cpu()
+        values, indices = probabilities.topk(top_k, dim=1)
+        for (path, _), vals, idxs in zip(chunk, values.tolist(), indices.tolist()):
+            predictions.append(Prediction(path, [names[i] for i in idxs], vals))
+    return predictions, problems
+
+
+def write_predictions_csv(predictions: list[Prediction], path: str | Path) -> None:
+    top_k = max((len(p.classes) for p in predictions), default=1)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        header = ["path"]
+        for rank in range(1, top_k + 1):
+            header += [f"class_{rank}", f"probability_{rank}"]
+        writer.writerow(header)
+        for p in predictions:
+            row = [str(p.path)]
+            for name, prob in zip(p.classes, p.probabilities):
+                row += [name, f"{prob:.6f}"]
+            writer.writerow(row)
