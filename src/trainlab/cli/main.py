@@ -10,12 +10,15 @@ from ..data import AUGMENTATIONS, DataError, list_datasets
 from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, CheckpointError, DeviceError
 from ..models import get_model_entry, list_models, model_options
 from ..workflows import (
+    RECIPES,
     ConfigError,
     RunDirError,
     TrainConfig,
+    TrainingStopped,
     build_config,
     evaluate_run,
     predict_files,
+    resume,
     train,
     write_predictions_csv,
 )
@@ -36,6 +39,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS
     parser.add_argument("--config", default=None, metavar="YAML",
                         help="start from this YAML file (a run's config.yaml reproduces it)")
+    parser.add_argument("--resume", default=None, metavar="RUN",
+                        help="continue an interrupted run from its last checkpoint (flags that "
+                        "would change the result are refused unless --force)")
+    parser.add_argument("--force", action="store_true",
+                        help="with --resume: accept changed settings")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default=S,
+                        help="a named set of defaults; fast: fastcnn, 9 epochs, bf16, one-cycle "
+                        "(about 90 s on a 2-core CPU)")
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=S, help="a name from `trainlab models`" + _default("model"))
     group.add_argument("--option", dest="model_options", action="append", default=S,
@@ -70,15 +81,24 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--weight-decay", type=float, default=S, help=_default("weight_decay").strip())
     group.add_argument("--schedule", choices=SCHEDULES, default=S,
                        help="LR schedule over all steps" + _default("schedule"))
+    group.add_argument("--label-smoothing", type=float, default=S, metavar="EPS",
+                       help="cross-entropy label smoothing" + _default("label_smoothing"))
     group.add_argument("--seed", type=int, default=S, help=_default("seed").strip())
     group.add_argument("--device", default=S, help="auto, cpu, cuda, cuda:1, mps"
                        + _default("device"))
-    group.add_argument("--precision", choices=PRECISIONS, default=S,
-                       help="autocast precision" + _default("precision"))
+    group.add_argument("--precision", choices=("auto", *PRECISIONS), default=S,
+                       help="autocast precision; auto: bf16 on CPUs/GPUs with native bf16"
+                       + _default("precision"))
     group.add_argument("--eval-steps", type=int, default=S,
                        help="evaluate every N steps (0: at the end of each epoch)")
     group.add_argument("--log-steps", type=int, default=S, help="print the loss every N steps"
                        + _default("log_steps"))
+    group.add_argument("--checkpoint-steps", type=int, default=S, metavar="N",
+                       help="save a resume checkpoint every N steps, and at each epoch end"
+                       + _default("checkpoint_steps"))
+    group.add_argument("--deterministic", action="store_true", default=S,
+                       help="use PyTorch's deterministic algorithms (same result every time, "
+                       "also on GPUs; slower)")
     group.add_argument("--out", default=S, metavar="DIR",
                        help="run directory (default: runs/<model>-<data>-<time>)")
 
@@ -140,10 +160,16 @@ def command_models(args) -> int:
 
 
 def command_train(args) -> int:
-    given = {k: v for k, v in vars(args).items() if k not in ("command", "config", "handler")}
+    given = {k: v for k, v in vars(args).items()
+             if k not in ("command", "config", "resume", "force")}
     if "model_options" in given:
         given["model_options"] = parse_model_options(given["model_options"])
-    train(build_config(args.config, **given))
+    if args.resume:
+        if args.config:
+            raise ConfigError("--resume takes its settings from the run; drop --config")
+        resume(args.resume, force=args.force, **given)
+    else:
+        train(build_config(args.config, **given))
     return 0
 
 
@@ -182,4 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ConfigError, CheckpointError, RunDirError, DeviceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except TrainingStopped as error:
+        print(f"training stopped: {error}", file=sys.stderr)
+        return 3
 

@@ -42,6 +42,10 @@ class TensorLoader:
         self.drop_last = drop_last
         self.channels_last = channels_last
         self.generator = torch.Generator().manual_seed(seed)
+        # Where iteration stands, so a run can stop mid-epoch and resume on the same batches.
+        self._order: torch.Tensor | None = None
+        self._position = 0
+        self._resuming = False
 
     def __len__(self) -> int:
         n = len(self.labels)
@@ -51,10 +55,28 @@ class TensorLoader:
     def dataset_size(self) -> int:
         return len(self.labels)
 
+    def state_dict(self) -> dict:
+        """The generator, this epoch's order and the next batch: enough to resume mid-epoch."""
+        return {"generator": self.generator.get_state(), "position": self._position,
+                "order": None if self._order is None else self._order.cpu()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self._order = None if state["order"] is None else state["order"].to(self.device)
+        self._position = state["position"]
+        self._resuming = True
+
     def __iter__(self):
-        n = len(self.labels)
-        order = torch.randperm(n, generator=self.generator).to(self.device) if self.shuffle else None
-        for batch in range(len(self)):
+        if self._resuming and self._position > 0:  # continue the interrupted epoch
+            order, first = self._order, self._position
+        else:
+            n = len(self.labels)
+            order = torch.randperm(n, generator=self.generator).to(self.device) \
+                if self.shuffle else None
+            first = 0
+        self._resuming = False
+        self._order = order
+        for batch in range(first, len(self)):
             start = batch * self.batch_size
             index = slice(start, start + self.batch_size) if order is None else \
                 order[start:start + self.batch_size]
@@ -64,4 +86,6 @@ class TensorLoader:
             x = normalize(images, self.mean, self.std)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
+            self._position = batch + 1
             yield x, self.labels[index]
+        self._order, self._position = None, 0

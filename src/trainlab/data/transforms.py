@@ -10,7 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("none", "crop", "crop-flip", "rotation")
+AUGMENTATIONS = ("none", "flip", "crop", "crop-flip", "rotation")
 
 
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -52,6 +52,8 @@ def augment(images: torch.Tensor, preset: str, generator: torch.Generator) -> to
     """Apply an augmentation preset to a uint8 batch; returns uint8 of the same shape."""
     if preset == "none":
         return images
+    if preset == "flip":
+        return random_flip(images, generator)
     if preset in ("crop", "crop-flip"):
         images = random_crop(images, padding=max(1, images.shape[-1] // 8), generator=generator)
         return random_flip(images, generator) if preset == "crop-flip" else images

@@ -93,5 +93,8 @@ def load_state_dict(path: str | Path, device="cpu") -> dict:
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # pickle errors, truncation, refused globals
-        raise CheckpointError(f"{path} could not be loaded as weights ({error}). Only plain "
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "Unsupported global" in line),
+                      lines[0] if lines else type(error).__name__)
+        raise CheckpointError(f"{path} could not be loaded as weights ({reason}). Only plain "
                               "tensor dicts are accepted; nothing in the file was run.") from error

@@ -31,6 +31,34 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return device
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether this device does bf16 math natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' -> bf16 where the device has native bf16, else fp32.
+
+    On this project's 2-core AVX512-BF16 CPU, bf16 autocast with channels_last trains seed 003's
+    CNN 1.6x faster and ResNet-18 1.3x faster than fp32, at the same accuracy (benchmarks/).
+    """
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    if precision not in PRECISIONS:
+        raise DeviceError(f"unknown precision {precision!r}; choose from auto, "
+                          f"{', '.join(PRECISIONS)}")
+    return precision
+
+
+def uses_convolutions(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
 def autocast_factory(device: torch.device, precision: str):
     """A zero-argument function returning the autocast context for this device and precision."""
     if precision not in PRECISIONS:
@@ -43,7 +71,7 @@ def autocast_factory(device: torch.device, precision: str):
     return lambda: torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def move_batch(x, y, device: torch.device):
+def move_batch(x, y, device: torch.device, channels_last: bool = False):
     """Put a batch on the device; integer images (e.g. read_image's uint8) become float, and
     integer targets int64, as the courses' loops do with x.float() / y.long()."""
     non_blocking = device.type == "cuda"
@@ -51,6 +79,8 @@ def move_batch(x, y, device: torch.device):
     y = y.to(device, non_blocking=non_blocking)
     if not x.is_floating_point():
         x = x.float()
+    if channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
     if not y.is_floating_point() and y.dtype != torch.long:
         y = y.long()
     return x, y

@@ -14,26 +14,38 @@ not stalled by a host sync every step.
 """
 from __future__ import annotations
 
+import math
+import random
 import sys
 import time
 
+import numpy as np
 import torch
 
 from .checkpoint import load_state_dict, save_state_dict, unwrap_model
-from .device import autocast_factory, move_batch, resolve_device
+from .device import autocast_factory, move_batch, resolve_device, resolve_precision, uses_convolutions
 from .metrics import count_correct
 
 
 class Runner:
     def __init__(self, model, optimizer, loss_fn, metric=None, *, device="auto", scheduler=None,
-                 precision="fp32", callbacks=(), progress=None, checkpoint_metadata=None):
+                 precision="fp32", channels_last=None, callbacks=(), progress=None,
+                 checkpoint_metadata=None):
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        # channels_last is what makes bf16 convolutions fast on CPUs (oneDNN); in fp32 it was
+        # slower here, so by default it goes with bf16 only.
+        if channels_last is None:
+            channels_last = self.precision != "fp32" and uses_convolutions(model)
+        self.channels_last = channels_last
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
         self.model = model.to(self.device)
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.metric = metric
         self.scheduler = scheduler
-        self.autocast = autocast_factory(self.device, precision)
+        self.autocast = autocast_factory(self.device, self.precision)
         self.callbacks = list(callbacks)
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.checkpoint_metadata = checkpoint_metadata or {}
@@ -45,10 +57,17 @@ class Runner:
         self.best_score = 0
         # trainlab's own records: one row per logged step, evaluation and epoch.
         self.history: list[dict] = []
+        self.epoch = 0
         self.global_step = 0
+        self.saved_best = False
         self.train_seconds = 0.0
         self.train_images = 0
+        self._epoch_totals = self._zero_totals()
         self._pending_losses: list[tuple[int, torch.Tensor]] = []
+        self._resuming = False
+        # A NaN/inf loss is caught at the step it happens on CPU; on a GPU checking every step
+        # would stall it, so it is caught at the next log/evaluation/checkpoint (before any save).
+        self.check_every_step = self.device.type == "cpu"
 
     # -- training ------------------------------------------------------------------------------
     def train(self, train_loader, dev_loader=None, **kwargs):
@@ -61,24 +80,23 @@ class Runner:
         eval_at_epoch_end = kwargs.get("eval_at_epoch_end", False)
         steps_per_epoch = len(train_loader)
         num_training_steps = num_epochs * steps_per_epoch
-        evaluating = bool(eval_steps) or eval_at_epoch_end
-        if evaluating:
-            if self.metric is None:
-                raise RuntimeError("Error: Metric can not be None!")
-            if dev_loader is None:
-                raise RuntimeError("Error: dev_loader can not be None!")
+        if (eval_steps or eval_at_epoch_end) and self.metric is None:
+            raise RuntimeError("Error: Metric can not be None!")
+        if (eval_steps or eval_at_epoch_end) and dev_loader is None:
+            raise RuntimeError("Error: dev_loader can not be None!")
 
-        global_step = 0
-        saved_best = False
+        if not self._resuming:  # a fresh call starts over, as the course's train() does
+            self.epoch, self.global_step, self.saved_best = 0, 0, False
+            self._epoch_totals = self._zero_totals()
+        self._resuming = False
         self.model.train()
-        for epoch in range(num_epochs):
+        while self.epoch < num_epochs:
+            epoch = self.epoch
             started = time.perf_counter()
-            total_loss = torch.zeros((), device=self.device)
-            correct = torch.zeros((), dtype=torch.long, device=self.device)
-            seen = 0
-            classifying = False
-            for step, (X, y) in enumerate(self._progress(train_loader, epoch, num_epochs)):
-                X, y = move_batch(X, y, self.device)
+            totals = self._epoch_totals
+            for X, y in self._progress(train_loader, epoch, num_epochs):
+                step = self.global_step
+                X, y = move_batch(X, y, self.device, self.channels_last)
                 with self.autocast():
                     logits = self.model(X)
                     loss = self.loss_fn(logits, y)
@@ -90,43 +108,111 @@ class Runner:
                 if self.scheduler is not None:
                     self.scheduler.step()
 
-                total_loss += loss.detach()
-                classifying = logits.dim() == 2 and not y.is_floating_point()
-                if classifying:
-                    correct += count_correct(logits.detach(), y)
-                seen += len(y)
-                self._pending_losses.append((global_step, loss.detach()))
-                if log_steps and global_step % log_steps == 0:
+                totals["loss"] += loss.detach().float()
+                totals["batches"] += 1
+                totals["images"] += len(y)
+                if logits.dim() == 2 and not y.is_floating_point():
+                    totals["correct"] += count_correct(logits.detach(), y)
+                    totals["classifying"] = True
+                self._pending_losses.append((step, loss.detach()))
+                if self.check_every_step:
                     self._flush_step_losses()
-                    print(f"[Train] epoch: {epoch}/{num_epochs}, step: {global_step}/"
+                if log_steps and step % log_steps == 0:
+                    self._flush_step_losses()
+                    print(f"[Train] epoch: {epoch}/{num_epochs}, step: {step}/"
                           f"{num_training_steps}, loss: {self.train_step_losses[-1][1]:.5f}")
-                    self._record(step=global_step, epoch=epoch, split="train_step",
+                    self._record(step=step, epoch=epoch, split="train_step",
                                  loss=self.train_step_losses[-1][1])
 
-                last_of_epoch = step == steps_per_epoch - 1
-                if (eval_steps > 0 and global_step > 0 and (global_step % eval_steps == 0
-                                                             or global_step == num_training_steps - 1)) \
+                last_of_epoch = totals["batches"] == steps_per_epoch
+                if (eval_steps > 0 and step > 0 and (step % eval_steps == 0
+                                                     or step == num_training_steps - 1)) \
                         or (eval_at_epoch_end and last_of_epoch):
                     self.train_seconds += time.perf_counter() - started
-                    saved_best |= self._evaluate_and_keep_best(dev_loader, global_step, epoch,
-                                                               save_path)
+                    self._flush_step_losses()
+                    self.saved_best |= self._evaluate_and_keep_best(dev_loader, step, epoch,
+                                                                    save_path)
                     started = time.perf_counter()
-                global_step += 1
-                self.global_step = global_step
+                self.global_step = step + 1
+                self.train_seconds += time.perf_counter() - started
+                self.train_images += len(y)
+                started = time.perf_counter()
+                self._trigger("on_step_end", train_loader)
 
             self.train_seconds += time.perf_counter() - started
-            self.train_images += seen
             self._flush_step_losses()
-            trn_loss = (total_loss / max(1, steps_per_epoch)).item()
+            trn_loss = (totals["loss"] / max(1, totals["batches"])).item()
             self.train_epoch_losses.append(trn_loss)
-            row = self._record(step=global_step - 1, epoch=epoch, split="train", loss=trn_loss,
-                               accuracy=correct.item() / seen if classifying else None)
-            self._trigger("on_epoch_end", row)
+            accuracy = int(totals["correct"]) / totals["images"] \
+                if totals["classifying"] and totals["images"] else None
+            row = self._record(step=self.global_step - 1, epoch=epoch, split="train",
+                               loss=trn_loss, accuracy=accuracy)
+            self.epoch = epoch + 1
+            self._epoch_totals = self._zero_totals()
+            self._trigger("on_epoch_end", row, train_loader)
 
-        if not saved_best:  # seed 000: no dev set, so the model at the end is the one saved
+        if not self.saved_best:  # seed 000: no dev set, so the model at the end is the one saved
             self.save_model(save_path)
         print("[Train] Training done!")
         self._trigger("on_train_end")
+
+    def _zero_totals(self) -> dict:
+        return {"loss": torch.zeros((), device=self.device), "batches": 0, "images": 0,
+                "correct": torch.zeros((), dtype=torch.long, device=self.device),
+                "classifying": False}
+
+    # -- resuming ------------------------------------------------------------------------------
+    def training_state(self, train_loader=None) -> dict:
+        """Everything needed to continue this run exactly: weights, optimizer, scheduler, where
+        training stands (epoch, step, position in the epoch, partial epoch sums), the records,
+        and every random number generator. Plain tensors and numbers: loads with
+        `torch.load(weights_only=True)`."""
+        self._flush_step_losses()
+        numpy_state = np.random.get_state()
+        return {
+            "model": unwrap_model(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "saved_best": self.saved_best,
+            "best_score": self.best_score,
+            "epoch_totals": dict(self._epoch_totals),
+            "loader": train_loader.state_dict() if hasattr(train_loader, "state_dict") else None,
+            "records": {"train_step_losses": self.train_step_losses,
+                        "train_epoch_losses": self.train_epoch_losses,
+                        "dev_scores": self.dev_scores, "dev_losses": self.dev_losses,
+                        "history": self.history},
+            "timing": {"train_seconds": self.train_seconds, "train_images": self.train_images},
+            "rng": {"python": random.getstate(), "torch": torch.get_rng_state(),
+                    "numpy": [numpy_state[0], torch.from_numpy(numpy_state[1].copy()),
+                              *numpy_state[2:]],
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        }
+
+    def load_training_state(self, state: dict, train_loader=None) -> None:
+        """Restore `training_state()`; the next `train()` call continues where it stopped."""
+        unwrap_model(self.model).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.global_step = state["epoch"], state["global_step"]
+        self.saved_best, self.best_score = state["saved_best"], state["best_score"]
+        self._epoch_totals = {k: v.to(self.device) if torch.is_tensor(v) else v
+                              for k, v in state["epoch_totals"].items()}
+        if state["loader"] is not None:
+            train_loader.load_state_dict(state["loader"])
+        for name, value in state["records"].items():
+            setattr(self, name, list(value))
+        self.train_seconds = state["timing"]["train_seconds"]
+        self.train_images = state["timing"]["train_images"]
+        rng = state["rng"]
+        random.setstate(rng["python"])
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state((rng["numpy"][0], rng["numpy"][1].numpy(), *rng["numpy"][2:]))
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self._resuming = True
 
     def _evaluate_and_keep_best(self, dev_loader, global_step, epoch, save_path) -> bool:
         dev_score, dev_loss = self.evaluate(dev_loader, global_step=global_step)
@@ -153,7 +239,7 @@ class Runner:
         count = 0
         self.metric.reset()
         for X, y in dev_loader:
-            X, y = move_batch(X, y, self.device)
+            X, y = move_batch(X, y, self.device, self.channels_last)
             with self.autocast():
                 logits = self.model(X)
             logits = logits.float()
@@ -171,9 +257,7 @@ class Runner:
     def predict(self, x, **kwargs):
         """Logits for a batch `x` (moved to the runner's device)."""
         self.model.eval()
-        x = x.to(self.device)
-        if not x.is_floating_point():
-            x = x.float()
+        x, _ = move_batch(x, torch.empty(0), self.device, self.channels_last)
         with self.autocast():
             return self.model(x).float()
 
@@ -189,10 +273,16 @@ class Runner:
 
     # -- records, callbacks, progress ----------------------------------------------------------
     def _flush_step_losses(self):
-        if self._pending_losses:
-            values = torch.stack([loss for _, loss in self._pending_losses]).float().tolist()
-            self.train_step_losses += [(s, v) for (s, _), v in zip(self._pending_losses, values)]
-            self._pending_losses = []
+        """Read pending step losses from the device; stop on the first non-finite one."""
+        if not self._pending_losses:
+            return
+        values = torch.stack([loss for _, loss in self._pending_losses]).float().tolist()
+        steps = [s for s, _ in self._pending_losses]
+        self._pending_losses = []
+        for step, value in zip(steps, values):
+            if not math.isfinite(value):
+                raise NonFiniteLossError(step, self.epoch, value)
+            self.train_step_losses.append((step, value))
 
     def _record(self, **row) -> dict:
         row["lr"] = self.optimizer.param_groups[0]["lr"]
@@ -212,6 +302,16 @@ class Runner:
         from tqdm import tqdm
 
         return tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", leave=False, unit="batch")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss; names the step and epoch."""
+
+    def __init__(self, step: int, epoch: int, value: float):
+        self.step, self.epoch, self.value = step, epoch, value
+        super().__init__(f"the loss became {value} at step {step} (epoch {epoch}); training "
+                         "stopped. Lower the learning rate (e.g. --lr), check the data for "
+                         "extreme values, or use --precision fp32.")
 
 
 # Seed 001 calls it RunnerV3; the same class serves both courses.

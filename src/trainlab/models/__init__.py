@@ -1,5 +1,5 @@
 """Model zoo. `ls models/` lists the families; machinery lives in the underscore modules."""
-from . import cnn, inception, mlp, resnet, vgg  # noqa: F401  (registering imports)
+from . import cnn, fastcnn, inception, mlp, resnet, vgg  # noqa: F401  (registering imports)
 from ._registry import create_model, get_model_entry, list_models, model_options, register_model
 from .resnet import ResBlock, ResNet, ResNet18, load_torchvision_resnet18_weights
 

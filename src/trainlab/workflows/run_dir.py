@@ -54,10 +54,16 @@ def resolve_run_dir(run: str | Path) -> Path:
 class MetricsWriter:
     """Runner callback: append each metrics row to metrics.csv as it happens (a crash keeps them)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, append: bool = False):
         self.path = path
-        with open(path, "w", newline="") as handle:
-            csv.writer(handle).writerow(METRIC_COLUMNS)
+        if not append:
+            with open(path, "w", newline="") as handle:
+                csv.writer(handle).writerow(METRIC_COLUMNS)
+
+    def keep_rows(self, count: int) -> None:
+        """Cut the file back to its header and first `count` rows (on resume)."""
+        lines = self.path.read_text().splitlines(keepends=True)
+        self.path.write_text("".join(lines[:1 + count]))
 
     def on_metrics(self, runner, row: dict) -> None:
         with open(self.path, "a", newline="") as handle:

@@ -1,10 +1,12 @@
 """`train(config)`: data -> model -> Runner -> run directory. What `trainlab train` calls."""
 from __future__ import annotations
 
+import os
 import platform
 import random
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +17,16 @@ from .. import __version__
 from ..analysis import plot_curves
 from ..data import TensorLoader, create_dataset
 from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, resolve_device
+from ..engine.runner import NonFiniteLossError
 from ..models import create_model
-from .config import TrainConfig
-from .run_dir import BEST, LAST, MetricsWriter, new_run_dir, read_metrics, write_json
+from . import faults
+from .config import ConfigError, TrainConfig, build_config, config_differences
+from .resume import RESUME, ResumeCheckpointer, load_resume_checkpoint
+from .run_dir import BEST, LAST, MetricsWriter, new_run_dir, read_metrics, resolve_run_dir, write_json
+
+
+class TrainingStopped(RuntimeError):
+    """Training stopped on its own (a non-finite loss); says why and what was kept."""
 
 
 @dataclass
@@ -26,10 +35,28 @@ class TrainResult:
     results: dict
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, deterministic: bool = False) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    if deterministic:
+        # cuBLAS needs a fixed workspace for deterministic matmuls; cuDNN must not autotune.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True)
+
+
+def resume(run: str | Path, force: bool = False, echo=print, **overrides) -> TrainResult:
+    """Continue an interrupted run; refuses a changed config (listing the changes) unless forced."""
+    run_dir = resolve_run_dir(run)
+    saved = build_config(run_dir / "config.yaml")
+    wanted = build_config(run_dir / "config.yaml", **overrides)
+    changes = config_differences(saved, wanted)
+    if changes and not force:
+        raise ConfigError(f"{run_dir} was trained with other settings; resuming would mix two "
+                          "configurations:\n  " + "\n  ".join(changes)
+                          + "\nDrop those flags, or add --force to resume with them anyway.")
+    return train(wanted, echo=echo, resume_dir=run_dir)
 
 
 def checkpoint_metadata(config: TrainConfig, data) -> dict:
@@ -50,11 +77,11 @@ def checkpoint_metadata(config: TrainConfig, data) -> dict:
     }
 
 
-def train(config: TrainConfig, echo=print) -> TrainResult:
+def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> TrainResult:
     """Train as `config` says; write and return the run directory and results."""
     config.validate()
     started = time.perf_counter()
-    seed_everything(config.seed)
+    seed_everything(config.seed, config.deterministic)
     device = resolve_device(config.device)
     data = create_dataset(config.data, data_dir=config.data_dir, image_size=config.image_size,
                           dev_fraction=config.dev_fraction, limit_train=config.limit_train,
@@ -63,12 +90,11 @@ def train(config: TrainConfig, echo=print) -> TrainResult:
     for note in data.notes:
         echo(f"note: {note}")
 
-    run_dir = new_run_dir(config.out, config.model, config.data)
+    run_dir = resume_dir or new_run_dir(config.out, config.model, config.data)
     config.save(run_dir / "config.yaml")
     model = create_model(config.model, in_channels=data.in_channels, num_classes=data.num_classes,
                          input_size=data.image_size, **config.model_options)
     n_params = sum(p.numel() for p in model.parameters())
-    echo(f"model: {config.model} ({n_params:,} parameters) on {device}, {config.precision}")
 
     train_loader = TensorLoader(data.train, config.batch_size, data.mean, data.std, shuffle=True,
                                 augment=config.augment, seed=config.seed, device=device)
@@ -78,13 +104,30 @@ def train(config: TrainConfig, echo=print) -> TrainResult:
     optimizer = create_optimizer(config.optimizer, model.parameters(), config.lr,
                                  config.momentum, config.weight_decay)
     scheduler = create_scheduler(config.schedule, optimizer, config.epochs * len(train_loader))
-    runner = Runner(model, optimizer, F.cross_entropy, Accuracy(), device=device,
+    loss_fn = partial(F.cross_entropy, label_smoothing=config.label_smoothing) \
+        if config.label_smoothing else F.cross_entropy
+    checkpointer = ResumeCheckpointer(run_dir, config.to_dict(), config.checkpoint_steps)
+    metrics = MetricsWriter(run_dir / "metrics.csv", append=resume_dir is not None)
+    runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
                     scheduler=scheduler, precision=config.precision,
-                    callbacks=[MetricsWriter(run_dir / "metrics.csv")],
+                    callbacks=[metrics, checkpointer, *faults.from_environment()],
                     checkpoint_metadata=checkpoint_metadata(config, data))
-    runner.train(train_loader, dev_loader, num_epochs=config.epochs, log_steps=config.log_steps,
-                 eval_steps=config.eval_steps, eval_at_epoch_end=config.eval_steps == 0,
-                 save_path=run_dir / BEST)
+    if resume_dir is not None:
+        state = load_resume_checkpoint(run_dir, echo)
+        runner.load_training_state(state, train_loader)
+        metrics.keep_rows(len(runner.history))  # rows written after that checkpoint come again
+        echo(f"resuming {run_dir} at epoch {runner.epoch}, step {runner.global_step}")
+    echo(f"model: {config.model} ({n_params:,} parameters) on {device}, {runner.precision}"
+         + (", channels_last" if runner.channels_last else ""))
+    try:
+        runner.train(train_loader, faults.wrap_dev_loader(dev_loader), num_epochs=config.epochs,
+                     log_steps=config.log_steps, eval_steps=config.eval_steps,
+                     eval_at_epoch_end=config.eval_steps == 0, save_path=run_dir / BEST)
+    except NonFiniteLossError as error:
+        kept = (f"{run_dir / RESUME} (step {checkpointer.last_saved_step}) is the last good "
+                "checkpoint and was kept" if checkpointer.last_saved_step is not None
+                else "no checkpoint had been saved yet")
+        raise TrainingStopped(f"{error}\n{kept}.") from error
     runner.save_model(run_dir / LAST)
 
     runner.load_model(run_dir / BEST)
@@ -107,6 +150,7 @@ def train(config: TrainConfig, echo=print) -> TrainResult:
         "data_sizes": {"train": len(data.train), "dev": len(data.dev), "test": len(data.test)},
         "data_notes": data.notes,
         "device": str(device),
+        "precision": runner.precision,
         "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or platform.platform()}",
         "trainlab_version": __version__,

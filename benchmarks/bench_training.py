@@ -1,0 +1,235 @@
+"""Side by side on Fashion-MNIST: the course-style loop against trainlab's default path.
+
+Each row trains the same model for the same number of steps at the same batch size, one after
+the other in this process:
+  baseline  torchvision FashionMNIST + DataLoader(batch_size=64, shuffle=True) with per-sample
+            ToTensor/Normalize, and the plain loop of seeds 003/004 (zero_grad, forward, loss,
+            backward, step);
+  trainlab  create_dataset + TensorLoader + Runner with the CLI's defaults (precision auto).
+It prints images/s and their ratio, training FLOP/s against this machine's measured matmul peak,
+and evaluation/prediction throughput; `--full` also runs the time-to-accuracy recipe.
+
+    make bench         # short mode, under 2 minutes
+    make bench-full    # longer runs plus `--recipe fast` on 3 seeds; writes benchmarks/RESULTS.md
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
+
+from trainlab.data import TensorLoader, create_dataset
+from trainlab.data.torchvision_sets import DEBIAN_FASHION_MNIST
+from trainlab.engine import Accuracy, Runner, create_optimizer
+from trainlab.models import create_model
+
+HERE = Path(__file__).parent
+MEAN, STD = (0.2860,), (0.3530,)
+BATCH = 64  # the courses' batch size, used by both sides
+# (model, steps in short mode, steps in full mode)
+ROWS = [("cnn", 400, 844), ("mlp", 400, 844), ("resnet18", 40, 200)]
+
+
+def torchvision_root() -> Path:
+    """torchvision's FashionMNIST wants unpacked files under root/FashionMNIST/raw."""
+    root = HERE / ".cache"
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for packed in DEBIAN_FASHION_MNIST.glob("*.gz"):
+        target = raw / packed.stem
+        if not target.exists():
+            with gzip.open(packed) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    return root
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
+    """GFLOP/s of an n x n matmul, best of `repeats`."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9
+
+
+def training_flops_per_image(name: str) -> float:
+    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
+    x, y = torch.randn(BATCH, 1, 28, 28), torch.randint(0, 10, (BATCH,))
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    return counter.get_total_flops() / BATCH
+
+
+def baseline_train(name: str, steps: int, root: Path) -> float:
+    """images/s of the course-style loop (data loading included, as a user experiences it)."""
+    import torchvision
+    from torchvision import transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+    dataset = torchvision.datasets.FashionMNIST(str(root), train=True, transform=transform)
+    loader = DataLoader(dataset, batch_size=BATCH, shuffle=True)
+    torch.manual_seed(0)
+    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.train()
+    warmup, seen, start = 5, 0, 0.0
+    for step, (x, y) in enumerate(loader):
+        if step == warmup:
+            start, seen = time.perf_counter(), 0
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        seen += len(y)
+        if step + 1 == steps + warmup:
+            break
+    return seen / (time.perf_counter() - start)
+
+
+def trainlab_train(name: str, steps: int, data) -> tuple[float, Runner]:
+    """images/s of trainlab's default path (TensorLoader + Runner, precision auto)."""
+    torch.manual_seed(0)
+    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
+    optimizer = create_optimizer("sgd", model.parameters(), lr=0.01, momentum=0.9)
+    runner = Runner(model, optimizer, F.cross_entropy, Accuracy(), precision="auto",
+                    progress=False)
+    warm = TensorLoader(data.train.subset(torch.arange(5 * BATCH)), BATCH, data.mean, data.std)
+    runner.train(warm, num_epochs=1, log_steps=0, save_path=HERE / ".cache" / "warmup.pt")
+    runner.train_seconds = runner.train_images = 0
+    loader = TensorLoader(data.train.subset(torch.arange(steps * BATCH)), BATCH, data.mean,
+                          data.std, shuffle=True, seed=0)
+    runner.train(loader, num_epochs=1, log_steps=0, save_path=HERE / ".cache" / "bench.pt")
+    return runner.train_images / runner.train_seconds, runner
+
+
+@torch.no_grad()
+def baseline_evaluate(name: str, root: Path, limit: int) -> float:
+    import torchvision
+    from torchvision import transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+    dataset = torchvision.datasets.FashionMNIST(str(root), train=False, transform=transform)
+    loader = DataLoader(torch.utils.data.Subset(dataset, range(limit)), batch_size=BATCH)
+    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28)).eval()
+    start, seen = time.perf_counter(), 0
+    for x, y in loader:
+        model(x).argmax(1).eq(y).sum().item()
+        seen += len(y)
+    return seen / (time.perf_counter() - start)
+
+
+def trainlab_evaluate(runner: Runner, data, limit: int) -> tuple[float, float]:
+    """images/s of Runner.evaluate on a TensorLoader, and of Runner.predict on a tensor."""
+    test = data.test.subset(torch.arange(limit))
+    loader = TensorLoader(test, 1000, data.mean, data.std)
+    runner.evaluate(loader)  # warm-up
+    start = time.perf_counter()
+    runner.evaluate(loader)
+    evaluate_rate = limit / (time.perf_counter() - start)
+    x = next(iter(TensorLoader(test, limit, data.mean, data.std)))[0]
+    start = time.perf_counter()
+    for chunk in x.split(1000):
+        runner.predict(chunk).argmax(1)
+    return evaluate_rate, limit / (time.perf_counter() - start)
+
+
+def time_to_accuracy(seeds=(0, 1, 2)) -> list[dict]:
+    """`trainlab train --recipe fast` on Fashion-MNIST, one process per seed."""
+    import json
+
+    runs = []
+    for seed in seeds:
+        out = HERE / ".cache" / f"recipe-fast-{seed}-{int(time.time())}"
+        subprocess.run([sys.executable, "-m", "trainlab", "train", "--recipe", "fast", "--data",
+                        "fashion-mnist", "--seed", str(seed), "--out", str(out), "--log-steps",
+                        "0"], check=True, stdout=subprocess.DEVNULL)
+        runs.append(json.loads((out / "results.json").read_text()))
+        shutil.rmtree(out)
+    return runs
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor()) \
+        if Path("/proc/cpuinfo").exists() else platform.processor()
+    flags = open("/proc/cpuinfo").read() if Path("/proc/cpuinfo").exists() else ""
+    extras = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+    return (f"{cpu}, {torch.get_num_threads()} threads, {' '.join(extras) or 'no bf16 ISA'}; "
+            f"torch {torch.__version__}, Python {platform.python_version()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="longer runs + time to accuracy")
+    parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    if not (DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists():
+        print("needs Fashion-MNIST: apt-get install dataset-fashion-mnist", file=sys.stderr)
+        return 2
+    root = torchvision_root()
+    data = create_dataset("fashion-mnist")
+    eval_limit = 10000 if args.full else 3000
+    fp32_peak, bf16_peak = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
+    lines = [f"machine: {machine()}",
+             f"matmul 2048^3 peak: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_peak:.0f} GFLOP/s",
+             "",
+             "| model | steps x batch | baseline img/s | trainlab img/s | ratio | precision | "
+             "GFLOP/train img | trainlab GFLOP/s | % fp32 peak | % bf16 peak | eval baseline img/s "
+             "| eval trainlab img/s | eval ratio | predict img/s | predict ratio |",
+             "|" + " --- |" * 15]
+    print("\n".join(lines), flush=True)
+    for name, short_steps, full_steps in ROWS:
+        steps = full_steps if args.full else short_steps
+        base = baseline_train(name, steps, root)
+        fast, runner = trainlab_train(name, steps, data)
+        flops = training_flops_per_image(name)
+        base_eval = baseline_evaluate(name, root, eval_limit)
+        fast_eval, fast_predict = trainlab_evaluate(runner, data, eval_limit)
+        achieved = flops * fast / 1e9
+        row = (f"| {name} | {steps} x {BATCH} | {base:,.0f} | {fast:,.0f} | {fast / base:.2f}x | "
+               f"{runner.precision}{'+CL' if runner.channels_last else ''} | {flops / 1e9:.4f} | "
+               f"{achieved:.1f} | {100 * achieved / fp32_peak:.0f}% | "
+               f"{100 * achieved / bf16_peak:.0f}% | {base_eval:,.0f} | {fast_eval:,.0f} | "
+               f"{fast_eval / base_eval:.1f}x | {fast_predict:,.0f} | "
+               f"{fast_predict / base_eval:.1f}x |")
+        lines.append(row)
+        print(row, flush=True)
+    if args.full:
+        runs = time_to_accuracy()
+        accs = [r["test_accuracy"] for r in runs]
+        secs = [r["train_seconds"] for r in runs]
+        summary = (f"\ntime to accuracy, `trainlab train --recipe fast --data fashion-mnist`, "
+                   f"seeds 0-2: test accuracy {statistics.mean(accs):.4f} ± "
+                   f"{statistics.stdev(accs):.4f} ({', '.join(f'{a:.4f}' for a in accs)}), "
+                   f"training {statistics.mean(secs):.1f} s ({', '.join(f'{s:.1f}' for s in secs)})"
+                   f", {runs[0]['model']}, {runs[0]['epochs']} epochs, {runs[0]['precision']}")
+        lines.append(summary)
+        print(summary)
+    if args.write:
+        stamp = datetime.date.today().isoformat()
+        mode = "full" if args.full else "short"
+        text = "\n".join(lines)
+        (HERE / "RESULTS.md").write_text(
+            f"# Benchmark results\n\n`make bench{'-full' if args.full else ''}` ({mode} mode), "
+            f"{stamp}.\n\n{text}\n")
+        print(f"wrote {HERE / 'RESULTS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""Interrupted training resumes exactly: real processes, killed with SIGKILL at fixed points."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from fake_data import make_image_folder
+
+# BatchNorm (running statistics), random crops and flips (the loader's generator), bf16 where the
+# CPU has it, a one-cycle schedule: everything a resume has to restore.
+ARGS = ["--model", "fastcnn", "--option", "widths=[4,8,8]", "--epochs", "3", "--batch-size", "4",
+        "--eval-batch-size", "3", "--augment", "crop-flip", "--lr", "0.05", "--log-steps", "5",
+        "--checkpoint-steps", "4", "--seed", "3"]
+
+
+def trainlab(*argv, fault=None):
+    env = dict(os.environ)
+    env.pop("TRAINLAB_FAULT", None)
+    if fault:
+        env["TRAINLAB_FAULT"] = fault
+    return subprocess.run([sys.executable, "-m", "trainlab", *argv], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume")
+    make_image_folder(root / "data", classes=("a", "b", "c"), per_class=30, size=12)
+    data = ["--data", f"folder:{root / 'data'}"]
+    reference = root / "reference"
+    done = trainlab("train", *data, *ARGS, "--out", str(reference))
+    assert done.returncode == 0, done.stderr
+    return root, data, reference
+
+
+def assert_same_run(run, reference):
+    assert (run / "metrics.csv").read_text() == (reference / "metrics.csv").read_text()
+    for name in ("last.safetensors", "best.safetensors"):
+        ours, theirs = load_file(run / name), load_file(reference / name)
+        assert ours.keys() == theirs.keys()
+        for key in ours:
+            assert torch.equal(ours[key], theirs[key]), f"{name}:{key} differs"
+    results = [json.loads((r / "results.json").read_text()) for r in (run, reference)]
+    assert results[0]["test_accuracy"] == results[1]["test_accuracy"]
+
+
+@pytest.mark.parametrize("fault", ["kill-at-step:21", "kill-in-eval:2"])
+def test_sigkill_then_resume_matches_uninterrupted_run(setup, fault):
+    root, data, reference = setup
+    run = root / fault.replace(":", "-")
+    killed = trainlab("train", *data, *ARGS, "--out", str(run), fault=fault)
+    assert killed.returncode == -signal.SIGKILL
+    assert (run / "resume.pt").exists() and not (run / "results.json").exists()
+    resumed = trainlab("train", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stdout
+    assert_same_run(run, reference)
+
+
+def test_same_seed_twice_is_bitwise_identical(setup):
+    root, data, reference = setup
+    again = root / "again"
+    assert trainlab("train", *data, *ARGS, "--out", str(again)).returncode == 0
+    assert_same_run(again, reference)
+
+
+def test_truncated_checkpoint_falls_back_to_the_previous_one(setup):
+    root, data, reference = setup
+    run = root / "truncated"
+    assert trainlab("train", *data, *ARGS, "--out", str(run),
+                    fault="kill-at-step:30").returncode == -signal.SIGKILL
+    latest = run / "resume.pt"
+    latest.write_bytes(latest.read_bytes()[:1000])
+    resumed = trainlab("train", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resume.pt is not a readable resume checkpoint" in resumed.stdout
+    assert "falling back to" in resumed.stdout and "resume-prev.pt" in resumed.stdout
+    assert_same_run(run, reference)
+
+
+def test_resume_with_changed_settings_is_refused_unless_forced(setup):
+    _, _, reference = setup
+    before = (reference / "metrics.csv").read_text()
+    refused = trainlab("train", "--resume", str(reference), "--batch-size", "8", "--data", "digits",
+                       "--option", "widths=[4,8,16]")
+    assert refused.returncode == 2
+    for change in ("batch_size: 4 -> 8", "data: 'folder:", "-> 'digits'",
+                   "model_options: {'widths': [4, 8, 8]} -> {'widths': [4, 8, 16]}"):
+        assert change in refused.stderr
+    assert "--force" in refused.stderr
+    assert (reference / "metrics.csv").read_text() == before
+    allowed = trainlab("train", "--resume", str(reference), "--log-steps", "1")  # harmless change
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(setup):
+    root, data, _ = setup
+    run = root / "nan"
+    stopped = trainlab("train", *data, *ARGS, "--out", str(run), fault="nan-at-step:9")
+    assert stopped.returncode == 3
+    assert "the loss became nan at step 10 (epoch 0)" in stopped.stderr
+    assert "last good checkpoint" in stopped.stderr and "step 8" in stopped.stderr
+    state = torch.load(run / "resume.pt", weights_only=True)
+    assert state["global_step"] == 8
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_deterministic_flag_trains(setup):
+    root, data, _ = setup
+    done = trainlab("train", *data, *ARGS, "--epochs", "1", "--deterministic",
+                    "--out", str(root / "det"))
+    assert done.returncode == 0, done.stderr
