@@ -24,6 +24,12 @@ integration: $(STAMP)  ## real-data checks: scikit-learn digits, Fashion-MNIST (
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+bench: $(STAMP)  ## side-by-side speed vs the course-style loop (short mode, < 2 min)
+	$(BIN)/python benchmarks/bench_training.py
+
+bench-full: $(STAMP)  ## longer runs + time to accuracy (3 seeds); writes benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/bench_training.py --full --write
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 

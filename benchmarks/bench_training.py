@@ -15,8 +15,10 @@ and evaluation/prediction throughput; `--full` also runs the time-to-accuracy re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import gzip
+import io
 import platform
 import shutil
 import statistics
@@ -164,11 +166,10 @@ def time_to_accuracy(seeds=(0, 1, 2)) -> list[dict]:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor()) \
-        if Path("/proc/cpuinfo").exists() else platform.processor()
-    flags = open("/proc/cpuinfo").read() if Path("/proc/cpuinfo").exists() else ""
-    extras = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                if line.startswith("model name")), platform.processor() or platform.machine())
+    extras = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in cpuinfo]
     return (f"{cpu}, {torch.get_num_threads()} threads, {' '.join(extras) or 'no bf16 ISA'}; "
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
@@ -196,7 +197,8 @@ def main() -> int:
     for name, short_steps, full_steps in ROWS:
         steps = full_steps if args.full else short_steps
         base = baseline_train(name, steps, root)
-        fast, runner = trainlab_train(name, steps, data)
+        with contextlib.redirect_stdout(io.StringIO()):  # the Runner's course-style log lines
+            fast, runner = trainlab_train(name, steps, data)
         flops = training_flops_per_image(name)
         base_eval = baseline_evaluate(name, root, eval_limit)
         fast_eval, fast_predict = trainlab_evaluate(runner, data, eval_limit)
