@@ -6,7 +6,7 @@ import sys
 
 import yaml
 
-from ..data import AUGMENTATIONS, DataError, list_datasets
+from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, DataError, check_dataset, list_datasets
 from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, CheckpointError, DeviceError
 from ..models import get_model_entry, list_models, model_options
 from ..workflows import (
@@ -68,6 +68,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        help="train on the first N training images only")
     group.add_argument("--augment", choices=AUGMENTATIONS, default=S,
                        help="augmentation preset" + _default("augment"))
+    group.add_argument("--on-bad-sample", choices=BAD_SAMPLE_POLICIES, default=S,
+                       help="error: stop before training, listing every bad image/row; skip: "
+                       "leave them out (each reported)" + _default("on_bad_sample"))
+    group.add_argument("--max-bad-fraction", type=float, default=S, metavar="F",
+                       help="with skip: stop anyway above this share of bad samples"
+                       + _default("max_bad_fraction"))
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=int, default=S, help=_default("epochs").strip())
     group.add_argument("--batch-size", type=int, default=S, help=_default("batch_size").strip())
@@ -128,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
                                "`make demo` runs)")
     demo.add_argument("--out", default=None, metavar="DIR", help="run directory")
     demo.add_argument("--device", default="auto")
+    check = commands.add_parser("check-data", help="scan a data set and list every problem "
+                                "(unreadable images, bad label rows, empty classes)")
+    check.add_argument("data", help="a name from `trainlab datasets`, folder:PATH or csv:PATH")
+    check.add_argument("--data-dir", default="data")
+    check.add_argument("--image-size", type=int, default=None)
     evaluate = commands.add_parser("evaluate", help="score a run's best checkpoint: accuracy, "
                                    "loss, per-class accuracy, confusion matrix")
     evaluate.add_argument("run", help="run directory")
@@ -178,6 +189,18 @@ def command_demo(args) -> int:
     return 0
 
 
+def command_check_data(args) -> int:
+    problems, summary, notes = check_dataset(args.data, args.data_dir, args.image_size)
+    print(summary)
+    for note in notes:
+        print(f"note: {note}")
+    for problem in problems:
+        print(problem)
+    print("no problems found" if not problems else
+          f"{len(problems)} problem(s); training stops on these unless --on-bad-sample skip")
+    return 1 if problems else 0
+
+
 def command_evaluate(args) -> int:
     evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint, device=args.device)
     return 0
@@ -198,7 +221,8 @@ def command_predict(args) -> int:
 
 
 HANDLERS = {"datasets": command_datasets, "models": command_models, "train": command_train,
-            "demo": command_demo, "evaluate": command_evaluate, "predict": command_predict}
+            "demo": command_demo, "check-data": command_check_data,
+            "evaluate": command_evaluate, "predict": command_predict}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,14 +4,15 @@ One file per source (`embedded.py`, `torchvision_sets.py`, `folder.py`, `csv_lab
 registers itself on import.
 """
 from . import csv_labels, embedded, folder, torchvision_sets  # noqa: F401  (registering imports)
-from ._registry import create_dataset, list_datasets, register_dataset
+from ._registry import BAD_SAMPLE_POLICIES, check_dataset, create_dataset, list_datasets, register_dataset
 from ._types import DataError, ImageDataset, SourceData, Split
 from .loaders import TensorLoader
 from .torchvision_sets import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
 from .transforms import AUGMENTATIONS
 
 __all__ = [
-    "create_dataset", "list_datasets", "register_dataset", "DataError", "ImageDataset",
+    "create_dataset", "check_dataset", "BAD_SAMPLE_POLICIES", "list_datasets",
+    "register_dataset", "DataError", "ImageDataset",
     "SourceData", "Split", "TensorLoader", "AUGMENTATIONS", "CIFAR10_CLASSES",
     "FASHION_MNIST_CLASSES",
 ]

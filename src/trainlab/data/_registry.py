@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ._types import DataError, ImageDataset, SourceData, Split
+from ._types import DataError, ImageDataset, SourceData, Split, format_problems, raise_problems
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ _DATASETS: dict[str, DatasetEntry] = {}
 # every run on a data set is scored on the same test and dev images.
 SPLIT_SEED = 0
 DEFAULT_TEST_FRACTION = 0.2
+BAD_SAMPLE_POLICIES = ("error", "skip")
 
 
 def register_dataset(name: str, summary: str, takes_path: bool = False):
@@ -87,6 +88,44 @@ def channel_statistics(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[f
     return tuple(x.mean(dim=1).tolist()), tuple(std.tolist())
 
 
+def load_source(name: str, data_dir: str | Path = "data", image_size: int | None = None,
+                download: bool = False) -> SourceData:
+    """Run the registered source for `name` ('fashion-mnist', 'folder:PATH', ...)."""
+    entry, path = parse_dataset_name(name)
+    kwargs = {"data_dir": Path(data_dir), "download": download, "image_size": image_size}
+    return entry.builder(path, **kwargs) if entry.takes_path else entry.builder(**kwargs)
+
+
+def check_dataset(name: str, data_dir: str | Path = "data", image_size: int | None = None):
+    """Every problem in a data set (bad files, bad label rows, empty classes), and a summary line.
+    What `trainlab check-data` prints; training runs the same checks before step 1."""
+    source = load_source(name, data_dir, image_size)
+    problems = source.fatal + source.problems
+    total = source.candidates or sum(len(s) for s in (source.train, source.dev, source.test) if s)
+    summary = (f"{name}: checked {total} samples in {len(source.class_names)} classes "
+               f"({', '.join(source.class_names[:12])}{' ...' if len(source.class_names) > 12 else ''})"
+               f"; {len(problems)} problem(s)")
+    return problems, summary, source.notes
+
+
+def apply_bad_sample_policy(source: SourceData, name: str, on_bad_sample: str,
+                            max_bad_fraction: float, notes: list[str]) -> None:
+    """'error': any bad sample stops everything, listing them all. 'skip': leave them out, say
+    which (each once), but stop if more than `max_bad_fraction` of the samples are bad."""
+    if on_bad_sample not in BAD_SAMPLE_POLICIES:
+        raise DataError(f"--on-bad-sample must be one of {', '.join(BAD_SAMPLE_POLICIES)}")
+    if source.fatal or (source.problems and on_bad_sample == "error"):
+        raise_problems(source.fatal + source.problems, name)
+    if not source.problems:
+        return
+    bad, total = len(source.problems), max(1, source.candidates)
+    if bad / total > max_bad_fraction:
+        raise DataError(f"{bad} of {total} samples in {name} ({bad / total:.1%}) are bad, more "
+                        f"than --max-bad-fraction {max_bad_fraction:g} allows:\n"
+                        f"{format_problems(source.problems)}")
+    notes.append(f"skipped {bad} bad sample(s) of {total}:\n{format_problems(source.problems)}")
+
+
 def create_dataset(
     name: str,
     data_dir: str | Path = "data",
@@ -94,21 +133,24 @@ def create_dataset(
     dev_fraction: float = 0.1,
     limit_train: int | None = None,
     download: bool = False,
+    on_bad_sample: str = "error",
+    max_bad_fraction: float = 0.05,
 ) -> ImageDataset:
     """Load a registered data set as uint8 tensors with train/dev/test splits.
 
     >>> data = create_dataset("digits")          # scikit-learn's 8x8 digits, upscaled to 32x32
     >>> data.train.images.shape                   # torch.Size([1294, 1, 32, 32])
     """
-    entry, path = parse_dataset_name(name)
-    kwargs = {"data_dir": Path(data_dir), "download": download, "image_size": image_size}
-    source: SourceData = entry.builder(path, **kwargs) if entry.takes_path else entry.builder(**kwargs)
+    source = load_source(name, data_dir, image_size, download)
     notes = list(source.notes)
+    apply_bad_sample_policy(source, name, on_bad_sample, max_bad_fraction, notes)
     train, test, dev = source.train, source.test, source.dev
-    if test is None:
+    if len(train) == 0:
+        raise DataError(f"{name}: no training images")
+    if test is None or len(test) == 0:
         train, test = carve(train, DEFAULT_TEST_FRACTION)
         notes.append(f"no test split found: held out {len(test)} of the training images as test")
-    if dev is None:
+    if dev is None or len(dev) == 0:
         train, dev = carve(train, dev_fraction)
     if limit_train is not None:
         if limit_train < 1:
@@ -121,4 +163,5 @@ def create_dataset(
     if mean is None or std is None:
         mean, std = channel_statistics(train.images)
     return ImageDataset(name=name, class_names=list(source.class_names), train=train, dev=dev,
-                        test=test, mean=tuple(mean), std=tuple(std), notes=notes)
+                        test=test, mean=tuple(mean), std=tuple(std), notes=notes,
+                        problems=list(source.problems))

@@ -14,6 +14,24 @@ class DataError(ValueError):
     """Bad or missing input data. The message names the file/row and says what to do."""
 
 
+MAX_LISTED_PROBLEMS = 50
+
+
+def format_problems(problems: list[str]) -> str:
+    """The first 50 problems, one per line, and how many more."""
+    shown = "\n  ".join(problems[:MAX_LISTED_PROBLEMS])
+    more = len(problems) - MAX_LISTED_PROBLEMS
+    return "  " + shown + (f"\n  ... and {more} more" if more > 0 else "")
+
+
+def raise_problems(problems: list[str], what: str) -> None:
+    """One error listing every offender, so a user fixes them all in one go."""
+    if problems:
+        raise DataError(f"{len(problems)} problem(s) in {what}:\n{format_problems(problems)}\n"
+                        "Fix or remove these files, or pass --on-bad-sample skip to leave them "
+                        "out, then run again.")
+
+
 @dataclass
 class Split:
     images: torch.Tensor  # uint8, (N, C, H, W)
@@ -46,6 +64,11 @@ class SourceData:
     std: tuple[float, ...] | None = None
     default_image_size: int | None = None  # e.g. digits are upscaled 8 -> 32 for ResNet-18
     notes: list[str] = field(default_factory=list)  # said to the user once, e.g. "carved test"
+    # Samples left out because they are bad (each "path/row: reason"), out of `candidates`
+    # samples; and problems no skipping can fix (e.g. an empty class folder).
+    problems: list[str] = field(default_factory=list)
+    candidates: int = 0
+    fatal: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -60,6 +83,7 @@ class ImageDataset:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # bad samples that were left out
 
     @property
     def in_channels(self) -> int:

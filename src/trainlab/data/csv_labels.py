@@ -3,7 +3,9 @@
 PATH is the CSV file, or a folder holding exactly one. The CSV has a header; the image id is the
 column named `id` (or the first column), the label the column named `label` (or the second).
 Ids are file names with or without extension, found next to the CSV or in its `train/` or
-`images/` subfolder. Labels may be class names or integers.
+`images/` subfolder. Labels may be class names or integers. An optional `classes.txt` next to
+the CSV (one class name per line) fixes the classes and their order; a label not in it is an
+unknown class.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from ._registry import register_dataset
 from ._types import DataError, SourceData
-from .image_files import decode_image_files, is_image_file, raise_problems
+from .image_files import decode_image_files, is_image_file
 
 IMAGE_SUBFOLDERS = ("train", "images", "")
 
@@ -60,6 +62,16 @@ def read_label_rows(csv_path: Path) -> list[tuple[int, str, str]]:
             for number, row in enumerate(rows[1:], start=2) if any(cell.strip() for cell in row)]
 
 
+def read_class_list(csv_path: Path) -> list[str] | None:
+    path = csv_path.parent / "classes.txt"
+    if not path.is_file():
+        return None
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(set(names)) != len(names):
+        raise DataError(f"{path}: a class name appears twice")
+    return names
+
+
 def class_names_for(labels: list[str]) -> list[str]:
     """Integer labels keep their numbers (0..K-1 -> '0'..'K-1'); names are sorted."""
     if all(label.lstrip("-").isdigit() for label in labels):
@@ -78,27 +90,31 @@ def csv_labelled_images(path: str, data_dir=None, download=False, image_size=Non
     if not rows:
         raise DataError(f"{csv_path}: no data rows under the header")
     files = index_image_files(csv_path.parent)
+    known = read_class_list(csv_path)
     problems, seen, paths, labels = [], {}, [], []
     for number, image_id, label in rows:
+        where = f"{csv_path} row {number}"
         if not image_id:
-            problems.append(f"{csv_path} row {number}: empty id")
+            problems.append(f"{where}: empty id")
         elif image_id in seen:
-            problems.append(f"{csv_path} row {number}: duplicate id {image_id!r} "
-                            f"(first on row {seen[image_id]})")
+            problems.append(f"{where}: duplicate id {image_id!r} (first on row {seen[image_id]})")
         elif not label:
-            problems.append(f"{csv_path} row {number}: empty label for {image_id!r}")
+            problems.append(f"{where}: empty label for {image_id!r}")
+        elif known is not None and label not in known:
+            problems.append(f"{where}: unknown class {label!r} (classes.txt lists "
+                            f"{', '.join(known)})")
         elif image_id not in files:
-            problems.append(f"{csv_path} row {number}: no image file for id {image_id!r} in "
+            problems.append(f"{where}: no image file for id {image_id!r} in "
                             f"{', '.join(str(csv_path.parent / s) for s in IMAGE_SUBFOLDERS)}")
         else:
             paths.append(files[image_id])
             labels.append(label)
         seen.setdefault(image_id, number)
-    raise_problems(problems, str(csv_path))
-    class_names = class_names_for(labels)
+    class_names = known or class_names_for(labels or ["0"])
     lookup = {name: i for i, name in enumerate(class_names)}
-    indices = [lookup[str(int(label))] if label.lstrip("-").isdigit() else lookup[label]
-               for label in labels]
+    indices = [lookup[label] if known or not label.lstrip("-").isdigit()
+               else lookup[str(int(label))] for label in labels]
     notes: list[str] = []
-    split = decode_image_files(paths, indices, image_size, str(csv_path), notes)
-    return SourceData(train=split, class_names=class_names, notes=notes)
+    split = decode_image_files(paths, indices, image_size, str(csv_path), notes, problems)
+    return SourceData(train=split, class_names=class_names, notes=notes, problems=problems,
+                      candidates=len(rows))

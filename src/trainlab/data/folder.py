@@ -9,25 +9,25 @@ from pathlib import Path
 
 from ._registry import register_dataset
 from ._types import DataError, SourceData
-from .image_files import decode_image_files, is_image_file, raise_problems
+from .image_files import decode_image_files, is_image_file
 
 SPLIT_FOLDERS = {"train": ("train",), "dev": ("val", "valid", "validation", "dev"),
                  "test": ("test",)}
 
 
-def list_class_files(root: Path, class_names: list[str], notes: list[str]):
-    """(paths, labels) under root/<class>/, and the non-image files that were passed over."""
-    paths, labels, problems, skipped = [], [], [], []
+def list_class_files(root: Path, class_names: list[str], notes: list[str], fatal: list[str]):
+    """(paths, labels) under root/<class>/; empty class folders go to `fatal`, and the files
+    without an image extension that were passed over are noted."""
+    paths, labels, skipped = [], [], []
     for index, name in enumerate(class_names):
         folder = root / name
         files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
         images = [p for p in files if is_image_file(p)]
         skipped += [p for p in files if not is_image_file(p)]
         if not images and root.name not in SPLIT_FOLDERS["test"] + SPLIT_FOLDERS["dev"]:
-            problems.append(f"{folder}: class folder has no image files")
+            fatal.append(f"{folder}: class folder has no image files")
         paths += images
         labels += [index] * len(images)
-    raise_problems(problems, str(root))
     if skipped:
         listed = ", ".join(str(p) for p in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
         notes.append(f"{root}: passed over {len(skipped)} file(s) without an image extension: "
@@ -54,16 +54,22 @@ def image_folder(path: str, data_dir=None, download=False, image_size=None) -> S
         raise DataError(f"{split_roots['train']}: found {len(class_names)} class subfolder(s); "
                         "a classifier needs one subfolder per class, at least two")
     notes: list[str] = []
+    problems: list[str] = []
+    fatal: list[str] = []
+    candidates = 0
     splits = {}
     for split, split_root in split_roots.items():
         extra = sorted(p.name for p in split_root.iterdir() if p.is_dir() and p.name not in class_names)
         if extra and split != "train":
-            raise DataError(f"{split_root}: class folder(s) {', '.join(extra)} are not in "
-                            f"{split_roots['train']}; every class must have training images")
-        paths, labels = list_class_files(split_root, class_names, notes)
-        splits[split] = decode_image_files(paths, labels, image_size, str(split_root), notes)
-    if len({tuple(s.images.shape[1:]) for s in splits.values()}) > 1:
+            fatal.append(f"{split_root}: class folder(s) {', '.join(extra)} are not in "
+                         f"{split_roots['train']}; every class must have training images")
+        paths, labels = list_class_files(split_root, class_names, notes, fatal)
+        candidates += len(paths)
+        splits[split] = decode_image_files(paths, labels, image_size, str(split_root), notes,
+                                           problems)
+    if len({tuple(s.images.shape[1:]) for s in splits.values() if len(s)}) > 1:
         raise DataError(f"{root}: the train/val/test images decode to different shapes "
                         f"{[tuple(s.images.shape[1:]) for s in splits.values()]}; set --image-size")
     return SourceData(train=splits["train"], dev=splits.get("dev"), test=splits.get("test"),
-                      class_names=class_names, notes=notes)
+                      class_names=class_names, notes=notes, problems=problems,
+                      candidates=candidates, fatal=fatal)

@@ -6,6 +6,7 @@ data set uses. Problems are collected for all files and reported together, each 
 """
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -20,22 +21,10 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 # Images of mixed sizes are resized to this unless --image-size says otherwise.
 FALLBACK_IMAGE_SIZE = 64
-MAX_LISTED_PROBLEMS = 50
 
 
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def raise_problems(problems: list[str], what: str) -> None:
-    """One error listing every offender (the first 50, and how many more)."""
-    if not problems:
-        return
-    shown = "\n  ".join(problems[:MAX_LISTED_PROBLEMS])
-    more = len(problems) - MAX_LISTED_PROBLEMS
-    tail = f"\n  ... and {more} more" if more > 0 else ""
-    raise DataError(f"{len(problems)} problem(s) in {what}:\n  {shown}{tail}\n"
-                    "Fix or remove these files, then run again.")
 
 
 def to_array(image: Image.Image, channels: int) -> np.ndarray:
@@ -62,9 +51,13 @@ def read_headers(paths: list[Path]) -> tuple[list[tuple[int, int] | None], list[
         try:
             if path.stat().st_size == 0:
                 raise DataError("empty file (0 bytes)")
-            with Image.open(path) as image:
-                sizes.append(image.size)
-                modes.append(image.mode)
+            with warnings.catch_warnings():
+                # Above ~89 million pixels PIL only warns; such a file is a decompression bomb
+                # (or not a training image), so refuse it before decoding allocates gigabytes.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    sizes.append(image.size)
+                    modes.append(image.mode)
         except Exception as error:  # PIL raises many kinds; each becomes one line of the report
             sizes.append(None)
             modes.append("")
@@ -73,23 +66,27 @@ def read_headers(paths: list[Path]) -> tuple[list[tuple[int, int] | None], list[
 
 
 def decode_image_files(paths: list[Path], labels: list[int], image_size: int | None,
-                       what: str, notes: list[str]) -> Split:
-    """Decode `paths` into a Split of shape (N, C, S, S). Raises DataError listing bad files."""
-    sizes, modes, problems = read_headers(paths)
-    raise_problems(problems, what)
+                       what: str, notes: list[str], problems: list[str]) -> Split:
+    """Decode `paths` into a Split of shape (N, C, S, S). A file that cannot be decoded is left
+    out and reported in `problems` ("path: reason"); the caller decides whether that is fatal."""
+    sizes, modes, header_problems = read_headers(paths)
+    problems += header_problems
+    readable = [i for i, size in enumerate(sizes) if size is not None]
+    paths, labels = [paths[i] for i in readable], [labels[i] for i in readable]
+    sizes, modes = [sizes[i] for i in readable], [modes[i] for i in readable]
     channels = 1 if all(mode in GREY_MODES for mode in modes) else 3
     if image_size:
         size = (image_size, image_size)
-    elif len(set(sizes)) == 1:
-        size = sizes[0]
+    elif len(set(sizes)) <= 1:
+        size = sizes[0] if sizes else (FALLBACK_IMAGE_SIZE, FALLBACK_IMAGE_SIZE)
     else:
         common = Counter(sizes).most_common(1)[0][0]
         size = (FALLBACK_IMAGE_SIZE, FALLBACK_IMAGE_SIZE)
         notes.append(f"{what}: images have {len(set(sizes))} different sizes (most common "
                      f"{common[0]}x{common[1]}); all resized to {size[0]}x{size[1]} "
                      "(set --image-size to choose)")
-    arrays = []
-    for path in paths:
+    arrays, kept = [], []
+    for path, label in zip(paths, labels):
         try:
             with Image.open(path) as image:
                 image.load()  # decode everything now: truncated files fail here, not mid-training
@@ -98,8 +95,11 @@ def decode_image_files(paths: list[Path], labels: list[int], image_size: int | N
                 resized = Image.fromarray(array.squeeze(2) if channels == 1 else array)
                 array = to_array(resized.resize(size, Image.BILINEAR), channels)
             arrays.append(array)
+            kept.append(label)
         except Exception as error:
             problems.append(f"{path}: cannot decode ({error})")
-    raise_problems(problems, what)
+    if not arrays:
+        return Split(torch.zeros(0, channels, size[1], size[0], dtype=torch.uint8),
+                     torch.zeros(0, dtype=torch.long))
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-    return Split(images, torch.tensor(labels, dtype=torch.long))
+    return Split(images, torch.tensor(kept, dtype=torch.long))

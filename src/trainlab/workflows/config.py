@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from ..data import AUGMENTATIONS
+from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES
 from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES
 from ..models import list_models, model_options
 
@@ -42,6 +42,8 @@ class TrainConfig:
     dev_fraction: float = 0.1
     limit_train: int | None = None
     augment: str = "none"
+    on_bad_sample: str = "error"  # error: stop listing every bad file/row; skip: leave them out
+    max_bad_fraction: float = 0.05  # with skip: still stop if more than this share is bad
     epochs: int = 10
     batch_size: int = 128
     eval_batch_size: int = 1000
@@ -63,7 +65,8 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "augment": AUGMENTATIONS,
-                   "precision": ("auto", *PRECISIONS), "model": list_models()}
+                   "precision": ("auto", *PRECISIONS), "model": list_models(),
+                   "on_bad_sample": BAD_SAMPLE_POLICIES}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} = {getattr(self, key)!r} is not one of: "

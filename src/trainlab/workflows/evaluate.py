@@ -44,7 +44,9 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
     if precision != "fp32" and uses_convolutions(model):
         model = model.to(memory_format=torch.channels_last)
     data = create_dataset(config.data, data_dir=config.data_dir, image_size=config.image_size,
-                          dev_fraction=config.dev_fraction, limit_train=config.limit_train)
+                          dev_fraction=config.dev_fraction, limit_train=config.limit_train,
+                          on_bad_sample=config.on_bad_sample,
+                          max_bad_fraction=config.max_bad_fraction)
     prep = meta["preprocessing"]
     loader = TensorLoader(getattr(data, split), config.eval_batch_size, prep["mean"], prep["std"],
                           device=device, channels_last=precision != "fp32")

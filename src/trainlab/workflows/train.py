@@ -85,6 +85,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     device = resolve_device(config.device)
     data = create_dataset(config.data, data_dir=config.data_dir, image_size=config.image_size,
                           dev_fraction=config.dev_fraction, limit_train=config.limit_train,
+                          on_bad_sample=config.on_bad_sample,
+                          max_bad_fraction=config.max_bad_fraction,
                           download=config.download)
     echo(data.describe())
     for note in data.notes:
