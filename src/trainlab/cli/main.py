@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 
 import yaml
 
 from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, DataError, check_dataset, list_datasets
-from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, CheckpointError, DeviceError
+from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, CheckpointError, DeviceError, distributed
 from ..models import get_model_entry, list_models, model_options
 from ..workflows import (
     RECIPES,
@@ -44,6 +45,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "would change the result are refused unless --force)")
     parser.add_argument("--force", action="store_true",
                         help="with --resume: accept changed settings")
+    parser.add_argument("--nproc", type=int, default=None, metavar="N",
+                        help="train with N processes (DistributedDataParallel; gloo on CPU, "
+                        "nccl on GPU); runs `torchrun --nproc_per_node=N -m trainlab train ...`")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=S,
                         help="a named set of defaults; fast: fastcnn, 9 epochs, bf16, one-cycle "
                         "(about 90 s on a 2-core CPU)")
@@ -170,9 +174,26 @@ def command_models(args) -> int:
     return 0
 
 
+def relaunch_with_torchrun(nproc: int, argv: list[str]) -> int:
+    """`trainlab train --nproc N ...` is `torchrun --nproc_per_node=N -m trainlab train ...`."""
+    rest, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            rest.append(item)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={nproc}", "-m", "trainlab", *rest]
+    return subprocess.run(command).returncode
+
+
 def command_train(args) -> int:
+    if args.nproc and args.nproc > 1 and distributed.world_size() == 1:
+        return relaunch_with_torchrun(args.nproc, args.argv)
     given = {k: v for k, v in vars(args).items()
-             if k not in ("command", "config", "resume", "force")}
+             if k not in ("command", "config", "resume", "force", "nproc", "argv")}
     if "model_options" in given:
         given["model_options"] = parse_model_options(given["model_options"])
     if args.resume:
@@ -226,7 +247,9 @@ HANDLERS = {"datasets": command_datasets, "models": command_models, "train": com
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return HANDLERS[args.command](args)
     except (DataError, ConfigError, CheckpointError, RunDirError, DeviceError) as error:

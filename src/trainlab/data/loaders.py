@@ -24,7 +24,8 @@ class TensorLoader:
 
     def __init__(self, split: Split, batch_size: int, mean, std, shuffle: bool = False,
                  augment: str = "none", seed: int = 0, device: str | torch.device = "cpu",
-                 drop_last: bool = False, channels_last: bool = False):
+                 drop_last: bool = False, channels_last: bool = False, rank: int = 0,
+                 world_size: int = 1):
         if augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {augment!r}; choose from {AUGMENTATIONS}")
         if batch_size < 1:
@@ -42,18 +43,22 @@ class TensorLoader:
         self.drop_last = drop_last
         self.channels_last = channels_last
         self.generator = torch.Generator().manual_seed(seed)
+        # Multi-process training: every process draws the same order (same seed) and takes every
+        # world_size-th sample of it, so batch k of all processes together is batch k of a
+        # single process with world_size times the batch size.
+        self.rank, self.world_size = rank, world_size
         # Where iteration stands, so a run can stop mid-epoch and resume on the same batches.
         self._order: torch.Tensor | None = None
         self._position = 0
         self._resuming = False
 
     def __len__(self) -> int:
-        n = len(self.labels)
+        n = self.samples_per_process
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     @property
-    def dataset_size(self) -> int:
-        return len(self.labels)
+    def samples_per_process(self) -> int:
+        return len(self.labels) // self.world_size
 
     def state_dict(self) -> dict:
         """The generator, this epoch's order and the next batch: enough to resume mid-epoch."""
@@ -76,10 +81,17 @@ class TensorLoader:
             first = 0
         self._resuming = False
         self._order = order
+        mine = None
+        if self.world_size > 1:
+            everything = order if order is not None else torch.arange(len(self.labels),
+                                                                      device=self.device)
+            mine = everything[self.rank::self.world_size][:self.samples_per_process]
+        elif order is not None:
+            mine = order
         for batch in range(first, len(self)):
             start = batch * self.batch_size
-            index = slice(start, start + self.batch_size) if order is None else \
-                order[start:start + self.batch_size]
+            index = slice(start, start + self.batch_size) if mine is None else \
+                mine[start:start + self.batch_size]
             images = self.images[index]
             if self.augment != "none":
                 images = augment(images, self.augment, self.generator)

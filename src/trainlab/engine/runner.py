@@ -22,6 +22,7 @@ import time
 import numpy as np
 import torch
 
+from . import distributed
 from .checkpoint import load_state_dict, save_state_dict, unwrap_model
 from .device import autocast_factory, move_batch, resolve_device, resolve_precision, uses_convolutions
 from .metrics import count_correct
@@ -40,7 +41,9 @@ class Runner:
         self.channels_last = channels_last
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
-        self.model = model.to(self.device)
+        # Under torchrun the model is wrapped in DistributedDataParallel; checkpoints are always
+        # saved from the plain module inside (`unwrap_model`).
+        self.model = distributed.wrap_model(model.to(self.device), self.device)
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.metric = metric
@@ -68,6 +71,8 @@ class Runner:
         # A NaN/inf loss is caught at the step it happens on CPU; on a GPU checking every step
         # would stall it, so it is caught at the next log/evaluation/checkpoint (before any save).
         self.check_every_step = self.device.type == "cpu"
+        # Under torchrun every process runs this loop; only rank 0 prints and saves.
+        self.is_main = distributed.is_main_process()
 
     # -- training ------------------------------------------------------------------------------
     def train(self, train_loader, dev_loader=None, **kwargs):
@@ -119,8 +124,8 @@ class Runner:
                     self._flush_step_losses()
                 if log_steps and step % log_steps == 0:
                     self._flush_step_losses()
-                    print(f"[Train] epoch: {epoch}/{num_epochs}, step: {step}/"
-                          f"{num_training_steps}, loss: {self.train_step_losses[-1][1]:.5f}")
+                    self._print(f"[Train] epoch: {epoch}/{num_epochs}, step: {step}/"
+                                f"{num_training_steps}, loss: {self.train_step_losses[-1][1]:.5f}")
                     self._record(step=step, epoch=epoch, split="train_step",
                                  loss=self.train_step_losses[-1][1])
 
@@ -141,10 +146,12 @@ class Runner:
 
             self.train_seconds += time.perf_counter() - started
             self._flush_step_losses()
-            trn_loss = (totals["loss"] / max(1, totals["batches"])).item()
+            # Each process saw its share of the batches: sum the counts over all of them.
+            loss_sum, batches, correct, images = distributed.all_reduce_sum(
+                [totals["loss"].item(), totals["batches"], int(totals["correct"]), totals["images"]])
+            trn_loss = loss_sum / max(1, batches)
             self.train_epoch_losses.append(trn_loss)
-            accuracy = int(totals["correct"]) / totals["images"] \
-                if totals["classifying"] and totals["images"] else None
+            accuracy = correct / images if totals["classifying"] and images else None
             row = self._record(step=self.global_step - 1, epoch=epoch, split="train",
                                loss=trn_loss, accuracy=accuracy)
             self.epoch = epoch + 1
@@ -153,7 +160,7 @@ class Runner:
 
         if not self.saved_best:  # seed 000: no dev set, so the model at the end is the one saved
             self.save_model(save_path)
-        print("[Train] Training done!")
+        self._print("[Train] Training done!")
         self._trigger("on_train_end")
 
     def _zero_totals(self) -> dict:
@@ -216,13 +223,13 @@ class Runner:
 
     def _evaluate_and_keep_best(self, dev_loader, global_step, epoch, save_path) -> bool:
         dev_score, dev_loss = self.evaluate(dev_loader, global_step=global_step)
-        print(f"[Evaluate] dev score: {dev_score:.5f}, dev loss: {dev_loss:.5f}")
+        self._print(f"[Evaluate] dev score: {dev_score:.5f}, dev loss: {dev_loss:.5f}")
         self._record(step=global_step, epoch=epoch, split="dev", loss=dev_loss, accuracy=dev_score)
         self.model.train()
         if dev_score > self.best_score:
             self.save_model(save_path)
-            print(f"[Evaluate] best accuracy performence has been updated: "
-                  f"{self.best_score:.5f} --> {dev_score:.5f}")
+            self._print(f"[Evaluate] best accuracy performence has been updated: "
+                        f"{self.best_score:.5f} --> {dev_score:.5f}")
             self.best_score = dev_score
             self._trigger("on_best", dev_score)
             return True
@@ -264,8 +271,10 @@ class Runner:
     # -- saving --------------------------------------------------------------------------------
     def save_model(self, save_path):
         """Weights to `save_path`: safetensors for *.safetensors, else a torch tensor dict."""
-        save_state_dict(save_path, self.model, self.checkpoint_metadata)
-        self._trigger("on_save", save_path)
+        if self.is_main:
+            save_state_dict(save_path, self.model, self.checkpoint_metadata)
+            self._trigger("on_save", save_path)
+        distributed.barrier()  # no process reads a checkpoint before it is complete
 
     def load_model(self, model_path):
         state = load_state_dict(model_path, device=self.device)
@@ -283,6 +292,10 @@ class Runner:
             if not math.isfinite(value):
                 raise NonFiniteLossError(step, self.epoch, value)
             self.train_step_losses.append((step, value))
+
+    def _print(self, line: str) -> None:
+        if self.is_main:
+            print(line)
 
     def _record(self, **row) -> dict:
         row["lr"] = self.optimizer.param_groups[0]["lr"]

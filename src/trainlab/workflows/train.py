@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..analysis import plot_curves
 from ..data import TensorLoader, create_dataset
-from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, resolve_device
+from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
 from ..engine.runner import NonFiniteLossError
 from ..models import create_model
 from . import faults
@@ -82,7 +82,10 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     config.validate()
     started = time.perf_counter()
     seed_everything(config.seed, config.deterministic)
-    device = resolve_device(config.device)
+    device = distributed.setup(resolve_device(config.device))
+    main = distributed.is_main_process()
+    if not main:  # under torchrun, rank 0 alone speaks and writes the run directory
+        echo = lambda *args, **kwargs: None
     data = create_dataset(config.data, data_dir=config.data_dir, image_size=config.image_size,
                           dev_fraction=config.dev_fraction, limit_train=config.limit_train,
                           on_bad_sample=config.on_bad_sample,
@@ -92,14 +95,20 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     for note in data.notes:
         echo(f"note: {note}")
 
-    run_dir = resume_dir or new_run_dir(config.out, config.model, config.data)
-    config.save(run_dir / "config.yaml")
+    if resume_dir is None and main:
+        resume_dir_or_new = new_run_dir(config.out, config.model, config.data)
+    else:
+        resume_dir_or_new = resume_dir
+    run_dir = Path(distributed.broadcast(str(resume_dir_or_new)))
+    if main:
+        config.save(run_dir / "config.yaml")
     model = create_model(config.model, in_channels=data.in_channels, num_classes=data.num_classes,
                          input_size=data.image_size, **config.model_options)
     n_params = sum(p.numel() for p in model.parameters())
 
     train_loader = TensorLoader(data.train, config.batch_size, data.mean, data.std, shuffle=True,
-                                augment=config.augment, seed=config.seed, device=device)
+                                augment=config.augment, seed=config.seed, device=device,
+                                rank=distributed.rank(), world_size=distributed.world_size())
     dev_loader = TensorLoader(data.dev, config.eval_batch_size, data.mean, data.std, device=device)
     test_loader = TensorLoader(data.test, config.eval_batch_size, data.mean, data.std,
                                device=device)
@@ -109,15 +118,18 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     loss_fn = partial(F.cross_entropy, label_smoothing=config.label_smoothing) \
         if config.label_smoothing else F.cross_entropy
     checkpointer = ResumeCheckpointer(run_dir, config.to_dict(), config.checkpoint_steps)
-    metrics = MetricsWriter(run_dir / "metrics.csv", append=resume_dir is not None)
+    metrics = MetricsWriter(run_dir / "metrics.csv", append=resume_dir is not None) if main \
+        else None
+    writers = [metrics, checkpointer] if main else []
     runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
                     scheduler=scheduler, precision=config.precision,
-                    callbacks=[metrics, checkpointer, *faults.from_environment()],
+                    callbacks=[*writers, *faults.from_environment()],
                     checkpoint_metadata=checkpoint_metadata(config, data))
     if resume_dir is not None:
         state = load_resume_checkpoint(run_dir, echo)
         runner.load_training_state(state, train_loader)
-        metrics.keep_rows(len(runner.history))  # rows written after that checkpoint come again
+        if main:
+            metrics.keep_rows(len(runner.history))  # rows after that checkpoint come again
         echo(f"resuming {run_dir} at epoch {runner.epoch}, step {runner.global_step}")
     echo(f"model: {config.model} ({n_params:,} parameters) on {device}, {runner.precision}"
          + (", channels_last" if runner.channels_last else ""))
@@ -134,6 +146,9 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
 
     runner.load_model(run_dir / BEST)
     test_accuracy, test_loss = runner.evaluate(test_loader)
+    distributed.teardown()
+    if not main:
+        return TrainResult(run_dir, {"test_accuracy": test_accuracy, "test_loss": test_loss})
     plot_curves(read_metrics(run_dir / "metrics.csv"), run_dir / "curves.png",
                 title=f"{config.model} on {config.data}")
     results = {
@@ -152,6 +167,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         "data_sizes": {"train": len(data.train), "dev": len(data.dev), "test": len(data.test)},
         "data_notes": data.notes,
         "device": str(device),
+        "processes": distributed.world_size(),
         "precision": runner.precision,
         "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or platform.platform()}",
