@@ -1,13 +1,11 @@
 """Multi-process training on CPU (gloo): real processes started by torchrun."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from cli_process import run_trainlab as trainlab
 from fake_data import make_image_folder
 
 # No BatchNorm (its statistics are per process), fp32, no augmentation: two processes with batch
@@ -15,14 +13,6 @@ from fake_data import make_image_folder
 COMMON = ["--model", "mlp", "--option", "hidden=[32]", "--epochs", "2", "--limit-train", "64",
           "--precision", "fp32", "--lr", "0.1", "--log-steps", "1", "--checkpoint-steps", "3",
           "--seed", "5"]
-
-
-def trainlab(*argv, fault=None):
-    env = {k: v for k, v in os.environ.items() if k != "TRAINLAB_FAULT"}
-    if fault:
-        env["TRAINLAB_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "trainlab", *argv], capture_output=True,
-                          text=True, env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,12 @@
 """Interrupted training resumes exactly: real processes, killed with SIGKILL at fixed points."""
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from cli_process import run_trainlab as trainlab
 from fake_data import make_image_folder
 
 # BatchNorm (running statistics), random crops and flips (the loader's generator), bf16 where the
@@ -16,15 +14,6 @@ from fake_data import make_image_folder
 ARGS = ["--model", "fastcnn", "--option", "widths=[4,8,8]", "--epochs", "3", "--batch-size", "4",
         "--eval-batch-size", "3", "--augment", "crop-flip", "--lr", "0.05", "--log-steps", "5",
         "--checkpoint-steps", "4", "--seed", "3"]
-
-
-def trainlab(*argv, fault=None):
-    env = dict(os.environ)
-    env.pop("TRAINLAB_FAULT", None)
-    if fault:
-        env["TRAINLAB_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "trainlab", *argv], capture_output=True,
-                          text=True, env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -38,3 +38,13 @@ def infer_feature_size(trunk: nn.Module, in_channels: int, input_size: tuple[int
     out = trunk(torch.zeros(1, in_channels, *input_size))
     trunk.train(was_training)
     return out.flatten(1).shape[1]
+
+
+class LinearHeadClassifier(ImageClassifier):
+    """A convolutional trunk ending in a flat feature vector, then one linear layer whose input
+    size is measured on a zero image (inception, resnet-mini, vgg16)."""
+
+    def __init__(self, features: nn.Module, in_channels: int, input_size, num_classes: int):
+        super().__init__()
+        self.features = features
+        self.head = nn.Linear(infer_feature_size(features, in_channels, input_size), num_classes)

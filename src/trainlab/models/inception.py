@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._base import ImageClassifier, infer_feature_size
+from ._base import LinearHeadClassifier
 from ._registry import register_model
 
 
@@ -32,22 +32,15 @@ class InceptionA(nn.Module):
         return torch.cat([branch1x1, branch5x5, branch3x3, branch_pool], dim=1)
 
 
-class InceptionNet(ImageClassifier):
-    def __init__(self, in_channels: int, num_classes: int, input_size):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 10, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
-            InceptionA(10),
-            nn.Conv2d(InceptionA.out_channels, 20, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
-            InceptionA(20),
-            nn.Flatten(),
-        )
-        # 1408 = 88 x 4 x 4 for 28x28 input, as in the seed.
-        self.head = nn.Linear(infer_feature_size(self.features, in_channels, input_size),
-                              num_classes)
-
-
 @register_model("inception")
 def inception(*, in_channels, num_classes, input_size):
     """Seeds 003/004 InceptionA network: conv10, InceptionA, conv20, InceptionA, FC (98.9% MNIST)."""
-    return InceptionNet(in_channels, num_classes, input_size)
+    features = nn.Sequential(
+        nn.Conv2d(in_channels, 10, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+        InceptionA(10),
+        nn.Conv2d(InceptionA.out_channels, 20, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+        InceptionA(20),
+        nn.Flatten(),
+    )
+    # The head is Linear(1408, classes) for 28x28 input (88 x 4 x 4), as in the seed.
+    return LinearHeadClassifier(features, in_channels, input_size, num_classes)

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._base import ImageClassifier, infer_feature_size
+from ._base import ImageClassifier, LinearHeadClassifier
 from ._registry import register_model
 
 
@@ -133,24 +133,17 @@ class ResidualBlock(nn.Module):
         return F.relu(x + y)
 
 
-class ResNetMini(ImageClassifier):
-    def __init__(self, in_channels, num_classes, input_size):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 16, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
-            ResidualBlock(16),
-            nn.Conv2d(16, 32, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
-            ResidualBlock(32),
-            nn.Flatten(),
-        )
-        self.head = nn.Linear(infer_feature_size(self.features, in_channels, input_size),
-                              num_classes)
-
-
 @register_model("resnet-mini")
 def resnet_mini(*, in_channels, num_classes, input_size):
     """Seeds 003/004 network with two ResidualBlocks (99.2% on MNIST in the course)."""
-    return ResNetMini(in_channels, num_classes, input_size)
+    features = nn.Sequential(
+        nn.Conv2d(in_channels, 16, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+        ResidualBlock(16),
+        nn.Conv2d(16, 32, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+        ResidualBlock(32),
+        nn.Flatten(),
+    )
+    return LinearHeadClassifier(features, in_channels, input_size, num_classes)
 
 
 def ResNet(num_classes: int) -> ResNet18:

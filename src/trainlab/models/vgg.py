@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from ._base import ImageClassifier, infer_feature_size
+from ._base import LinearHeadClassifier
 from ._registry import register_model
 
 # "vgg16" is the real 13-conv VGG-16. "seed002" is the list the homework actually wrote under the
@@ -27,23 +27,16 @@ def make_vgg_layers(cfg: list, in_channels: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class VGG(ImageClassifier):
-    def __init__(self, cfg: list, in_channels: int, num_classes: int, input_size):
-        super().__init__()
-        if min(input_size) < 2 ** cfg.count("M"):
-            raise ValueError(
-                f"VGG needs images of at least {2 ** cfg.count('M')} pixels a side "
-                f"(it halves them {cfg.count('M')} times); got {input_size}. "
-                "Use --image-size 32 or larger."
-            )
-        self.features = nn.Sequential(make_vgg_layers(cfg, in_channels), nn.Flatten())
-        self.head = nn.Linear(infer_feature_size(self.features, in_channels, input_size),
-                              num_classes)
-
-
 @register_model("vgg16")
 def vgg16(*, in_channels, num_classes, input_size, cfg="vgg16"):
     """VGG-16 with BatchNorm, linear classifier sized from the input (cfg='seed002' available)."""
     if cfg not in CONFIGS:
         raise ValueError(f"unknown VGG cfg {cfg!r}; choose from {', '.join(CONFIGS)}")
-    return VGG(CONFIGS[cfg], in_channels, num_classes, input_size)
+    layout = CONFIGS[cfg]
+    halvings = layout.count("M")
+    if min(input_size) < 2 ** halvings:
+        raise ValueError(f"VGG needs images of at least {2 ** halvings} pixels a side (it halves "
+                         f"them {halvings} times); got {tuple(input_size)}. Use --image-size 32 "
+                         "or larger.")
+    features = nn.Sequential(make_vgg_layers(layout, in_channels), nn.Flatten())
+    return LinearHeadClassifier(features, in_channels, input_size, num_classes)
