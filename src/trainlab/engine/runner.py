@@ -63,7 +63,7 @@ class Runner:
         self.epoch = 0
         self.global_step = 0
         self.saved_best = False
-        self.train_seconds = 0.0
+        self.stopwatch = Stopwatch()
         self.train_images = 0
         self._epoch_totals = self._zero_totals()
         self._pending_losses: list[tuple[int, torch.Tensor]] = []
@@ -73,6 +73,11 @@ class Runner:
         self.check_every_step = self.device.type == "cpu"
         # Under torchrun every process runs this loop; only rank 0 prints and saves.
         self.is_main = distributed.is_main_process()
+
+    @property
+    def train_seconds(self) -> float:
+        """Seconds spent training (data, forward, backward, step), without evaluation/saving."""
+        return self.stopwatch.total
 
     # -- training ------------------------------------------------------------------------------
     def train(self, train_loader, dev_loader=None, **kwargs):
@@ -97,8 +102,8 @@ class Runner:
         self.model.train()
         while self.epoch < num_epochs:
             epoch = self.epoch
-            started = time.perf_counter()
             totals = self._epoch_totals
+            self.stopwatch.start()  # training time: paused for evaluation and checkpoints
             for X, y in self._progress(train_loader, epoch, num_epochs):
                 step = self.global_step
                 X, y = move_batch(X, y, self.device, self.channels_last)
@@ -133,18 +138,18 @@ class Runner:
                 if (eval_steps > 0 and step > 0 and (step % eval_steps == 0
                                                      or step == num_training_steps - 1)) \
                         or (eval_at_epoch_end and last_of_epoch):
-                    self.train_seconds += time.perf_counter() - started
+                    self.stopwatch.stop()
                     self._flush_step_losses()
                     self.saved_best |= self._evaluate_and_keep_best(dev_loader, step, epoch,
                                                                     save_path)
-                    started = time.perf_counter()
+                    self.stopwatch.start()
                 self.global_step = step + 1
-                self.train_seconds += time.perf_counter() - started
                 self.train_images += len(y)
-                started = time.perf_counter()
+                self.stopwatch.stop()
                 self._trigger("on_step_end", train_loader)
+                self.stopwatch.start()
 
-            self.train_seconds += time.perf_counter() - started
+            self.stopwatch.stop()
             self._flush_step_losses()
             # Each process saw its share of the batches: sum the counts over all of them.
             loss_sum, batches, correct, images = distributed.all_reduce_sum(
@@ -190,7 +195,7 @@ class Runner:
                         "train_epoch_losses": self.train_epoch_losses,
                         "dev_scores": self.dev_scores, "dev_losses": self.dev_losses,
                         "history": self.history},
-            "timing": {"train_seconds": self.train_seconds, "train_images": self.train_images},
+            "timing": {"train_seconds": self.stopwatch.total, "train_images": self.train_images},
             "rng": {"python": random.getstate(), "torch": torch.get_rng_state(),
                     "numpy": [numpy_state[0], torch.from_numpy(numpy_state[1].copy()),
                               *numpy_state[2:]],
@@ -211,7 +216,7 @@ class Runner:
             train_loader.load_state_dict(state["loader"])
         for name, value in state["records"].items():
             setattr(self, name, list(value))
-        self.train_seconds = state["timing"]["train_seconds"]
+        self.stopwatch.total = state["timing"]["train_seconds"]
         self.train_images = state["timing"]["train_images"]
         rng = state["rng"]
         random.setstate(rng["python"])
@@ -315,6 +320,22 @@ class Runner:
         from tqdm import tqdm
 
         return tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", leave=False, unit="batch")
+
+
+class Stopwatch:
+    """Adds up the time between start() and stop() calls."""
+
+    def __init__(self):
+        self.total = 0.0
+        self._since: float | None = None
+
+    def start(self) -> None:
+        self._since = time.perf_counter()
+
+    def stop(self) -> None:
+        if self._since is not None:
+            self.total += time.perf_counter() - self._since
+            self._since = None
 
 
 class NonFiniteLossError(FloatingPointError):
