@@ -73,6 +73,14 @@ def load_checkpoint(path: str | Path, device="cpu") -> tuple[dict, dict]:
     return state, metadata
 
 
+def load_failure(error: Exception) -> str:
+    """The line of a `torch.load(weights_only=True)` failure that says what went wrong (which
+    global it refused to import), not the page of advice around it."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    refused = [line for line in lines if "unsupported global" in line.lower()]
+    return (refused or lines or [type(error).__name__])[0]
+
+
 def save_state_dict(path: str | Path, model: nn.Module, metadata: dict | None = None) -> None:
     """Save for the Runner API: safetensors for a .safetensors path, else a torch.save dict
     of tensors (which `load_state_dict` reads back with weights_only=True)."""
@@ -93,8 +101,6 @@ def load_state_dict(path: str | Path, device="cpu") -> dict:
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # pickle errors, truncation, refused globals
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        reason = next((line for line in lines if "Unsupported global" in line),
-                      lines[0] if lines else type(error).__name__)
-        raise CheckpointError(f"{path} could not be loaded as weights ({reason}). Only plain "
+        raise CheckpointError(f"{path} could not be loaded as weights ({load_failure(error)}). "
+                              "Only plain "
                               "tensor dicts are accepted; nothing in the file was run.") from error

@@ -17,6 +17,7 @@ import torch
 
 from .. import __version__
 from ..engine import CheckpointError
+from ..engine.checkpoint import load_failure
 
 RESUME, PREVIOUS = "resume.pt", "resume-prev.pt"
 
@@ -61,19 +62,12 @@ class ResumeCheckpointer:
         self.last_saved_step = runner.global_step
 
 
-def short_reason(error: Exception) -> str:
-    """torch.load's weights-only refusals are long; keep the line that says what was refused."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    refused = [line for line in lines if "Unsupported global" in line]
-    return (refused or lines or [type(error).__name__])[0]
-
-
 def read_resume_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated, garbage, or pickled code (refused, never run)
         raise CheckpointError(f"{path} is not a readable resume checkpoint "
-                              f"({short_reason(error)})") from error
+                              f"({load_failure(error)})") from error
     if not isinstance(state, dict) or "global_step" not in state:
         raise CheckpointError(f"{path} is not a trainlab resume checkpoint")
     return state
