@@ -104,3 +104,14 @@ def test_deterministic_flag_trains(setup):
     done = trainlab("train", *data, *ARGS, "--epochs", "1", "--deterministic",
                     "--out", str(root / "det"))
     assert done.returncode == 0, done.stderr
+
+
+def test_nan_after_resume_names_the_checkpoint_it_resumed_from(setup):
+    root, data, _ = setup
+    run = root / "nan-after-resume"
+    assert trainlab("train", *data, *ARGS, "--out", str(run),
+                    fault="kill-at-step:21").returncode == -signal.SIGKILL
+    stopped = trainlab("train", "--resume", str(run), fault="nan-at-step:21")
+    assert stopped.returncode == 3
+    assert "at step 22" in stopped.stderr and "(step 20) is the last good checkpoint" in stopped.stderr
+    assert torch.load(run / "resume.pt", weights_only=True)["global_step"] == 20

@@ -71,16 +71,21 @@ def autocast_factory(device: torch.device, precision: str):
     return lambda: torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def move_batch(x, y, device: torch.device, channels_last: bool = False):
-    """Put a batch on the device; integer images (e.g. read_image's uint8) become float, and
-    integer targets int64, as the courses' loops do with x.float() / y.long()."""
-    non_blocking = device.type == "cuda"
-    x = x.to(device, non_blocking=non_blocking)
-    y = y.to(device, non_blocking=non_blocking)
+def move_inputs(x, device: torch.device, channels_last: bool = False):
+    """Put model input on the device; integer images (e.g. read_image's uint8) become float, as
+    the courses' loops do with x.float()."""
+    x = x.to(device, non_blocking=device.type == "cuda")
     if not x.is_floating_point():
         x = x.float()
     if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def move_batch(x, y, device: torch.device, channels_last: bool = False):
+    """`move_inputs`, plus integer targets as int64 (the courses' y.long())."""
+    x = move_inputs(x, device, channels_last)
+    y = y.to(device, non_blocking=device.type == "cuda")
     if not y.is_floating_point() and y.dtype != torch.long:
         y = y.long()
     return x, y

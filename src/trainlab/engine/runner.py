@@ -24,7 +24,14 @@ import torch
 
 from . import distributed
 from .checkpoint import load_state_dict, save_state_dict, unwrap_model
-from .device import autocast_factory, move_batch, resolve_device, resolve_precision, uses_convolutions
+from .device import (
+    autocast_factory,
+    move_batch,
+    move_inputs,
+    resolve_device,
+    resolve_precision,
+    uses_convolutions,
+)
 from .metrics import count_correct
 
 
@@ -269,7 +276,7 @@ class Runner:
     def predict(self, x, **kwargs):
         """Logits for a batch `x` (moved to the runner's device)."""
         self.model.eval()
-        x, _ = move_batch(x, torch.empty(0), self.device, self.channels_last)
+        x = move_inputs(x, self.device, self.channels_last)
         with self.autocast():
             return self.model(x).float()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES
+from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, ImageDataset, create_dataset
 from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES
 from ..models import list_models, model_options
 
@@ -104,6 +104,14 @@ def config_differences(old: TrainConfig, new: TrainConfig) -> list[str]:
     a, b = old.to_dict(), new.to_dict()
     return [f"{key}: {a[key]!r} -> {b[key]!r}" for key in a
             if a[key] != b[key] and key not in RESUMABLE_CHANGES]
+
+
+def dataset_for(config: TrainConfig) -> ImageDataset:
+    """The data set a config describes (the same splits for train, resume and evaluate)."""
+    return create_dataset(config.data, data_dir=config.data_dir, image_size=config.image_size,
+                          dev_fraction=config.dev_fraction, limit_train=config.limit_train,
+                          on_bad_sample=config.on_bad_sample,
+                          max_bad_fraction=config.max_bad_fraction, download=config.download)
 
 
 def config_keys() -> list[str]:

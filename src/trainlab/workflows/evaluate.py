@@ -8,22 +8,19 @@ import torch
 import torch.nn.functional as F
 
 from ..analysis import plot_confusion_matrix
-from ..data import TensorLoader, create_dataset
-from ..engine import confusion_matrix, per_class_accuracy, resolve_device
-from ..engine.device import autocast_factory, resolve_precision, uses_convolutions
-from .config import build_config
+from ..data import TensorLoader
+from ..engine import Runner, confusion_matrix, per_class_accuracy, resolve_device
+from .config import build_config, dataset_for
 from .run_dir import BEST, load_run_model, resolve_run_dir, write_json
 
 SPLITS = ("test", "dev", "train")
 
 
-@torch.no_grad()
-def predict_split(model, loader, autocast) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_split(runner: Runner, loader) -> tuple[torch.Tensor, torch.Tensor]:
     """All logits and labels of a loader, on the CPU."""
     logits, labels = [], []
     for x, y in loader:
-        with autocast():
-            logits.append(model(x).float().cpu())
+        logits.append(runner.predict(x).cpu())
         labels.append(y.cpu())
     return torch.cat(logits), torch.cat(labels)
 
@@ -39,18 +36,13 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
     device = resolve_device(device)
     model, meta = load_run_model(run_dir, checkpoint, device=device)
     # Score with the precision the run trained and was tested with, so the figures agree.
-    precision = resolve_precision(config.precision, device)
-    autocast = autocast_factory(device, precision)
-    if precision != "fp32" and uses_convolutions(model):
-        model = model.to(memory_format=torch.channels_last)
-    data = create_dataset(config.data, data_dir=config.data_dir, image_size=config.image_size,
-                          dev_fraction=config.dev_fraction, limit_train=config.limit_train,
-                          on_bad_sample=config.on_bad_sample,
-                          max_bad_fraction=config.max_bad_fraction)
+    runner = Runner(model, None, F.cross_entropy, None, device=device,
+                    precision=config.precision, progress=False)
+    data = dataset_for(config)
     prep = meta["preprocessing"]
     loader = TensorLoader(getattr(data, split), config.eval_batch_size, prep["mean"], prep["std"],
-                          device=device, channels_last=precision != "fp32")
-    logits, labels = predict_split(model, loader, autocast)
+                          device=device)
+    logits, labels = predict_split(runner, loader)
     names = meta["class_names"]
     matrix = confusion_matrix(logits.argmax(1), labels, len(names))
     per_class = per_class_accuracy(matrix)

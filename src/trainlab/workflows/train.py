@@ -15,12 +15,12 @@ import torch.nn.functional as F
 
 from .. import __version__
 from ..analysis import plot_curves
-from ..data import TensorLoader, create_dataset
+from ..data import TensorLoader
 from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
 from ..engine.runner import NonFiniteLossError
 from ..models import create_model
 from . import faults
-from .config import ConfigError, TrainConfig, build_config, config_differences
+from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
 from .resume import RESUME, ResumeCheckpointer, load_resume_checkpoint
 from .run_dir import BEST, LAST, MetricsWriter, new_run_dir, read_metrics, resolve_run_dir, write_json
 
@@ -86,20 +86,15 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     main = distributed.is_main_process()
     if not main:  # under torchrun, rank 0 alone speaks and writes the run directory
         echo = lambda *args, **kwargs: None
-    data = create_dataset(config.data, data_dir=config.data_dir, image_size=config.image_size,
-                          dev_fraction=config.dev_fraction, limit_train=config.limit_train,
-                          on_bad_sample=config.on_bad_sample,
-                          max_bad_fraction=config.max_bad_fraction,
-                          download=config.download)
+    data = dataset_for(config)
     echo(data.describe())
     for note in data.notes:
         echo(f"note: {note}")
 
-    if resume_dir is None and main:
-        resume_dir_or_new = new_run_dir(config.out, config.model, config.data)
-    else:
-        resume_dir_or_new = resume_dir
-    run_dir = Path(distributed.broadcast(str(resume_dir_or_new)))
+    run_dir = resume_dir
+    if run_dir is None:  # rank 0 names a new directory; the others learn its name
+        created = new_run_dir(config.out, config.model, config.data) if main else None
+        run_dir = Path(distributed.broadcast(str(created)))
     if main:
         config.save(run_dir / "config.yaml")
     model = create_model(config.model, in_channels=data.in_channels, num_classes=data.num_classes,
@@ -128,6 +123,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     if resume_dir is not None:
         state = load_resume_checkpoint(run_dir, echo)
         runner.load_training_state(state, train_loader)
+        checkpointer.last_saved_step = state["global_step"]
         if main:
             metrics.keep_rows(len(runner.history))  # rows after that checkpoint come again
         echo(f"resuming {run_dir} at epoch {runner.epoch}, step {runner.global_step}")
