@@ -1,9 +1,18 @@
 """Model zoo. `ls models/` lists the families; machinery lives in the underscore modules."""
 from . import cnn, fastcnn, inception, mlp, resnet, vgg  # noqa: F401  (registering imports)
-from ._registry import create_model, get_model_entry, list_models, model_options, register_model
+from ._options import ModelOptionError
+from ._registry import (
+    check_model_options,
+    create_model,
+    get_model_entry,
+    list_models,
+    model_options,
+    register_model,
+)
 from .resnet import ResBlock, ResNet, ResNet18, load_torchvision_resnet18_weights
 
 __all__ = [
     "create_model", "list_models", "model_options", "register_model", "get_model_entry",
+    "check_model_options", "ModelOptionError",
     "ResNet", "ResNet18", "ResBlock", "load_torchvision_resnet18_weights",
 ]

@@ -12,6 +12,8 @@ from typing import Callable
 
 import torch.nn as nn
 
+from ._options import check_options
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -57,6 +59,13 @@ def model_options(name: str) -> dict[str, object]:
     }
 
 
+def check_model_options(name: str, options: dict) -> dict:
+    """`options` converted to the types `name`'s builder declares (e.g. "false" -> False,
+    "[4,8]" -> [4, 8]); ModelOptionError naming a value of the wrong type or outside the choices.
+    Run before anything is built or written, so a typo costs nothing."""
+    return check_options(name, get_model_entry(name).builder, options)
+
+
 def create_model(
     name: str,
     in_channels: int = 1,
@@ -76,6 +85,7 @@ def create_model(
             f"model {name!r} does not take option(s) {', '.join(sorted(unknown))}; "
             f"it accepts: {accepted}"
         )
+    options = check_model_options(name, options)
     model = entry.builder(
         in_channels=in_channels, num_classes=num_classes, input_size=tuple(input_size), **options
     )

@@ -43,7 +43,7 @@ def cnn(*, in_channels, num_classes, input_size):
 
 
 @register_model("cnn-small")
-def cnn_small(*, in_channels, num_classes, input_size, n_feature=6):
+def cnn_small(*, in_channels, num_classes, input_size, n_feature: int = 6):
     """Seed 002 CNN: two conv5x5 of n_feature channels, FC 50, LogSoftmax output."""
     trunk = _conv_pool(in_channels, n_feature, 5) + _conv_pool(n_feature, n_feature, 5)
     return ConvNet(trunk, [50], num_classes, in_channels, input_size, log_softmax=True)

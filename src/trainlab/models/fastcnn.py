@@ -32,6 +32,6 @@ class FastCNN(ImageClassifier):
 
 
 @register_model("fastcnn")
-def fastcnn(*, in_channels, num_classes, input_size, widths=(24, 48, 96)):
+def fastcnn(*, in_channels, num_classes, input_size, widths: tuple[int, int, int] = (24, 48, 96)):
     """trainlab's small VGG-style net with BatchNorm for fast, accurate CPU training."""
     return FastCNN(in_channels, num_classes, tuple(widths))

@@ -1,6 +1,8 @@
 """Residual networks: seed 001's ResNet-18 (residual switchable) and seeds 003/004's small one."""
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -115,7 +117,8 @@ def load_torchvision_resnet18_weights(model: ResNet18, torchvision_state: dict) 
 
 
 @register_model("resnet18")
-def resnet18(*, in_channels, num_classes, input_size, use_residual=True, stem="imagenet"):
+def resnet18(*, in_channels, num_classes, input_size, use_residual: bool = True,
+             stem: Literal["imagenet", "cifar"] = "imagenet"):
     """Seed 001 ResNet-18 (11.18M params); use_residual=False for the ablation, stem='cifar'."""
     return ResNet18(in_channels, num_classes, use_residual=use_residual, stem=stem)
 

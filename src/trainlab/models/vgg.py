@@ -1,6 +1,8 @@
 """VGG with BatchNorm (seed 002 section 2.3, VGG16 on CIFAR-10: 84.48%)."""
 from __future__ import annotations
 
+from typing import Literal
+
 import torch.nn as nn
 
 from ._base import LinearHeadClassifier
@@ -28,7 +30,7 @@ def make_vgg_layers(cfg: list, in_channels: int) -> nn.Sequential:
 
 
 @register_model("vgg16")
-def vgg16(*, in_channels, num_classes, input_size, cfg="vgg16"):
+def vgg16(*, in_channels, num_classes, input_size, cfg: Literal["vgg16", "seed002"] = "vgg16"):
     """VGG-16 with BatchNorm, linear classifier sized from the input (cfg='seed002' available)."""
     if cfg not in CONFIGS:
         raise ValueError(f"unknown VGG cfg {cfg!r}; choose from {', '.join(CONFIGS)}")
