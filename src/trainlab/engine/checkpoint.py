@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import torch
@@ -34,14 +34,33 @@ def unwrap_model(model: nn.Module) -> nn.Module:
             return model
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call `write(temporary_path)`, then move the result to `path` in one step."""
+def temporary_file_for(path: Path) -> str:
+    """A new, empty file next to `path` (`.NAME.XXXXXXXX.tmp`) to write before `os.replace`.
+    Created with mode 0666 minus the umask, like any file Python opens for writing (mkstemp's
+    private 0600 would make checkpoints the one kind of run file others cannot read)."""
+    path = Path(path)
+    while True:
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return str(temporary)
+        except FileExistsError:
+            continue
+
+
+def atomic_write(path: Path, write, previous: Path | None = None) -> None:
+    """Call `write(temporary_path)`, then move the result to `path` in one step (the file that
+    was there first becomes `previous`, when given). The file gets the permissions any new file
+    gets under the umask, whatever `write` did to them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    temporary = temporary_file_for(path)
+    mode = os.stat(temporary).st_mode & 0o777
     try:
         write(temporary)
+        os.chmod(temporary, mode)  # safetensors makes the files it writes private (0600)
+        if previous is not None and path.exists():
+            os.replace(path, previous)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -8,16 +8,14 @@ one loadable checkpoint. Read with `torch.load(weights_only=True)`: nothing in t
 """
 from __future__ import annotations
 
-import os
 import platform
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .. import __version__
 from ..engine import CheckpointError
-from ..engine.checkpoint import load_failure
+from ..engine.checkpoint import atomic_write, load_failure
 
 RESUME, PREVIOUS = "resume.pt", "resume-prev.pt"
 
@@ -49,16 +47,8 @@ class ResumeCheckpointer:
         state = runner.training_state(loader)  # raises on a non-finite loss: nothing is saved
         state["config"] = self.config
         state["versions"] = versions()
-        path = self.run_dir / RESUME
-        handle, temporary = tempfile.mkstemp(prefix=".resume.", suffix=".tmp", dir=self.run_dir)
-        os.close(handle)
-        try:
-            torch.save(state, temporary)
-            if path.exists():
-                os.replace(path, self.run_dir / PREVIOUS)
-            os.replace(temporary, path)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        atomic_write(self.run_dir / RESUME, lambda temporary: torch.save(state, temporary),
+                     previous=self.run_dir / PREVIOUS)
         self.last_saved_step = runner.global_step
 
 
@@ -91,3 +81,9 @@ def load_resume_checkpoint(run_dir: Path, echo=print) -> dict:
         return state
     raise CheckpointError(f"cannot resume {run_dir}: no readable resume checkpoint\n  "
                           + "\n  ".join(errors))
+
+
+def remove_resume_checkpoints(run_dir: Path) -> None:
+    """A finished run needs no resume checkpoints (they are most of its size): remove them."""
+    for name in (RESUME, PREVIOUS):
+        (Path(run_dir) / name).unlink(missing_ok=True)
