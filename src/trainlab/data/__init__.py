@@ -5,6 +5,7 @@ registers itself on import.
 """
 from . import csv_labels, embedded, folder, torchvision_sets  # noqa: F401  (registering imports)
 from ._registry import BAD_SAMPLE_POLICIES, check_dataset, create_dataset, list_datasets, register_dataset
+from ._split_record import record_splits, split_changes
 from ._types import DataError, ImageDataset, SourceData, Split
 from .loaders import TensorLoader
 from .torchvision_sets import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
@@ -14,5 +15,5 @@ __all__ = [
     "create_dataset", "check_dataset", "BAD_SAMPLE_POLICIES", "list_datasets",
     "register_dataset", "DataError", "ImageDataset",
     "SourceData", "Split", "TensorLoader", "AUGMENTATIONS", "CIFAR10_CLASSES",
-    "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_CLASSES", "record_splits", "split_changes",
 ]

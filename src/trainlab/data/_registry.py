@@ -76,6 +76,8 @@ def resize_split(split: Split, size: tuple[int, int]) -> Split:
     """Resize every image once, up front (bilinear, antialiased), keeping uint8."""
     if tuple(split.images.shape[2:]) == tuple(size):
         return split
+    if len(split) == 0:  # e.g. no dev split (--dev-fraction 0)
+        return Split(torch.zeros(0, split.images.shape[1], *size, dtype=torch.uint8), split.labels)
     resized = F.interpolate(split.images.float(), size=size, mode="bilinear",
                             align_corners=False, antialias=True)
     return Split(resized.round().clamp(0, 255).to(torch.uint8), split.labels)
@@ -135,8 +137,12 @@ def create_dataset(
     download: bool = False,
     on_bad_sample: str = "error",
     max_bad_fraction: float = 0.05,
+    limit_dev: int | None = None,
 ) -> ImageDataset:
     """Load a registered data set as uint8 tensors with train/dev/test splits.
+
+    `dev_fraction=0` carves no dev split (the dev split is then empty, unless the source ships
+    one); `limit_train`/`limit_dev` keep the first N images of those splits (test is never cut).
 
     >>> data = create_dataset("digits")          # scikit-learn's 8x8 digits, upscaled to 32x32
     >>> data.train.images.shape                   # torch.Size([1294, 1, 32, 32])
@@ -150,12 +156,21 @@ def create_dataset(
     if test is None or len(test) == 0:
         train, test = carve(train, DEFAULT_TEST_FRACTION)
         notes.append(f"no test split found: held out {len(test)} of the training images as test")
-    if dev is None or len(dev) == 0:
+    if (dev is None or len(dev) == 0) and dev_fraction > 0:
         train, dev = carve(train, dev_fraction)
-    if limit_train is not None:
-        if limit_train < 1:
-            raise DataError(f"--limit-train must be at least 1, got {limit_train}")
-        train = train.subset(torch.arange(min(limit_train, len(train))))
+    elif dev is None:
+        dev = train.subset(torch.arange(0))
+    for flag, limit in (("--limit-train", limit_train), ("--limit-dev", limit_dev)):
+        if limit is not None and limit < 1:
+            raise DataError(f"{flag} must be at least 1, got {limit}")
+    if limit_train is not None and limit_train < len(train):
+        notes.append(f"--limit-train {limit_train}: training on {limit_train} of {len(train)} "
+                     f"training images; dev has {min(len(dev), limit_dev or len(dev))} and test "
+                     f"{len(test)} images" + ("" if limit_dev else " (--limit-dev N limits dev)"))
+        train = train.subset(torch.arange(limit_train))
+    if limit_dev is not None and limit_dev < len(dev):
+        notes.append(f"--limit-dev {limit_dev}: evaluating on {limit_dev} of {len(dev)} dev images")
+        dev = dev.subset(torch.arange(limit_dev))
     size = image_size or source.default_image_size
     if size:
         train, dev, test = (resize_split(s, (size, size)) for s in (train, dev, test))
