@@ -137,7 +137,9 @@ def test_idx_files_via_data_dir(tmp_path):
     (["train", "--model", "resnet18", "--option", "residual"], "expected KEY=VALUE"),
     (["train", "--model", "cnn", "--option", "depth=3"], "has no option(s) depth"),
     (["train", "--data", "folder:/no/such/dir"], "/no/such/dir is not a directory"),
-    (["train", "--epochs", "0"], "epochs must be a whole number >= 1"),
+    (["train", "--epochs", "0"], "--epochs (epochs) must be a whole number >= 1"),
+    (["train", "--image-size", "0"], "--image-size (image_size) must be a whole number >= 1"),
+    (["train", "--checkpoint-steps", "-1"], "--checkpoint-steps (checkpoint_steps) must be"),
     (["evaluate", "/no/run"], "not a run directory"),
 ])
 def test_bad_input_gets_a_clear_error(argv, message, capsys):
@@ -168,3 +170,35 @@ def test_console_script_lists_datasets_and_models():
                  "resnet18", "vgg16"):
         assert f"\n{name} " in "\n" + models
     assert "usage: trainlab train" in run("train", "--help")
+
+
+def test_predict_names_every_input_it_skipped(trained_run, tmp_path, capsys):
+    from PIL import Image
+
+    _, run = trained_run
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (16, 16), 200).save(tmp_path / "photos" / "ok.png")
+    (tmp_path / "photos" / "notes.txt").write_text("not an image")
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    code = main(["predict", str(run), str(tmp_path / "photos"), str(tmp_path / "gone.png")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"{tmp_path / 'photos' / 'ok.png'}: " in captured.out
+    assert f"skipped {tmp_path / 'photos' / 'notes.txt'}: not an image file name (extension " \
+           ".txt)" in captured.err
+    assert f"skipped {tmp_path / 'photos' / 'broken.jpg'}: cannot read as an image" in captured.err
+    assert f"skipped {tmp_path / 'gone.png'}: no such file or folder" in captured.err
+    assert "predicted 1 image(s); skipped 3 input(s)" in captured.err
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["predict", "RUN", "x.png", "--top-k", "0"], "--top-k"),
+    (["check-data", "digits", "--image-size", "0"], "--image-size"),
+    (["train", "--nproc", "0"], "--nproc"),
+])
+def test_zero_where_a_count_belongs_is_an_error_naming_the_flag(trained_run, argv, flag, capsys):
+    _, run = trained_run
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(run) if a == "RUN" else a for a in argv])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}: must be at least 1, got 0" in capsys.readouterr().err

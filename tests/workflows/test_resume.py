@@ -28,7 +28,8 @@ def setup(tmp_path_factory):
 
 
 def assert_same_run(run, reference):
-    assert (run / "metrics.csv").read_text() == (reference / "metrics.csv").read_text()
+    # The promise is an identical file: bytes, line endings included.
+    assert (run / "metrics.csv").read_bytes() == (reference / "metrics.csv").read_bytes()
     for name in ("last.safetensors", "best.safetensors"):
         ours, theirs = load_file(run / name), load_file(reference / name)
         assert ours.keys() == theirs.keys()
@@ -73,18 +74,64 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(setup):
 
 
 def test_resume_with_changed_settings_is_refused_unless_forced(setup):
-    _, _, reference = setup
-    before = (reference / "metrics.csv").read_text()
-    refused = trainlab("train", "--resume", str(reference), "--batch-size", "8", "--data", "digits",
+    root, data, _ = setup
+    run = root / "changed-settings"
+    assert trainlab("train", *data, *ARGS, "--out", str(run),
+                    fault="kill-at-step:30").returncode == -signal.SIGKILL
+    before = (run / "metrics.csv").read_bytes()
+    refused = trainlab("train", "--resume", str(run), "--batch-size", "8", "--data", "digits",
                        "--option", "widths=[4,8,16]")
     assert refused.returncode == 2
     for change in ("batch_size: 4 -> 8", "data: 'folder:", "-> 'digits'",
                    "model_options: {'widths': [4, 8, 8]} -> {'widths': [4, 8, 16]}"):
         assert change in refused.stderr
     assert "--force" in refused.stderr
-    assert (reference / "metrics.csv").read_text() == before
-    allowed = trainlab("train", "--resume", str(reference), "--log-steps", "1")  # harmless change
+    assert (run / "metrics.csv").read_bytes() == before
+    allowed = trainlab("train", "--resume", str(run), "--log-steps", "1")  # harmless change
     assert allowed.returncode == 0, allowed.stderr
+
+
+def snapshot(folder):
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def test_resume_of_a_finished_run_says_so_and_changes_nothing(setup):
+    _, _, reference = setup
+    before = snapshot(reference)
+    done = trainlab("train", "--resume", str(reference))
+    assert done.returncode == 0, done.stderr
+    assert f"{reference} already finished its 3 epoch(s)" in done.stdout
+    assert f"trainlab train --config {reference / 'config.yaml'} --epochs N --out NEW_DIR" \
+        in done.stdout
+    longer = trainlab("train", "--resume", str(reference), "--epochs", "5")
+    assert longer.returncode == 2 and "already finished" in longer.stderr
+    assert "epochs: 3 -> 5" in longer.stderr
+    assert snapshot(reference) == before
+
+
+def test_finished_run_keeps_weights_not_resume_files_and_permissions_follow_umask(setup):
+    root, data, reference = setup
+    names = {p.name for p in reference.iterdir()}
+    assert {"best.safetensors", "last.safetensors"} <= names
+    assert not names & {"resume.pt", "resume-prev.pt"}
+    mode = lambda path: path.stat().st_mode & 0o777
+    for name in ("best.safetensors", "last.safetensors", "metrics.csv"):
+        assert mode(reference / name) == mode(reference / "config.yaml"), name
+    kept = root / "keep"
+    assert trainlab("train", *data, *ARGS, "--epochs", "1", "--keep-resume",
+                    "--out", str(kept)).returncode == 0
+    assert (kept / "resume.pt").is_file()
+    assert mode(kept / "resume.pt") == mode(kept / "config.yaml")
+
+
+def test_checkpoint_steps_zero_saves_at_epoch_ends_only(setup):
+    root, data, _ = setup
+    run = root / "epoch-ends"
+    killed = trainlab("train", *data, *ARGS, "--checkpoint-steps", "0", "--out", str(run),
+                      fault="kill-at-step:21")  # 17 steps an epoch: in the second epoch
+    assert killed.returncode == -signal.SIGKILL
+    assert torch.load(run / "resume.pt", weights_only=True)["global_step"] == 17
+    assert not (run / "resume-prev.pt").exists()
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(setup):

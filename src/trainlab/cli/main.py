@@ -5,8 +5,6 @@ import argparse
 import subprocess
 import sys
 
-import yaml
-
 from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, DataError, check_dataset, list_datasets
 from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, CheckpointError, DeviceError, distributed
 from ..models import get_model_entry, list_models, model_options
@@ -19,6 +17,8 @@ from ..workflows import (
     build_config,
     evaluate_run,
     predict_files,
+    process_batch_size,
+    resolve_run_dir,
     resume,
     train,
     write_predictions_csv,
@@ -45,9 +45,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "would change the result are refused unless --force)")
     parser.add_argument("--force", action="store_true",
                         help="with --resume: accept changed settings")
-    parser.add_argument("--nproc", type=int, default=None, metavar="N",
+    parser.add_argument("--nproc", type=whole_number(1), default=None, metavar="N",
                         help="train with N processes (DistributedDataParallel; gloo on CPU, "
-                        "nccl on GPU); runs `torchrun --nproc_per_node=N -m trainlab train ...`")
+                        "nccl on GPU); runs `torchrun --nproc_per_node=N -m trainlab train ...`. "
+                        "--batch-size stays the global batch: each process takes 1/N of it "
+                        "(it must divide evenly), so the result matches one process")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=S,
                         help="a named set of defaults; fast: fastcnn, 9 epochs, bf16, one-cycle "
                         "(about 90 s on a 2-core CPU)")
@@ -66,10 +68,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--image-size", type=int, default=S, metavar="S",
                        help="resize images to S x S (default: the data set's own size)")
     group.add_argument("--dev-fraction", type=float, default=S,
-                       help="share of train held out for dev when there is no val split"
-                       + _default("dev_fraction"))
+                       help="share of train held out for dev when there is no val split; 0: no "
+                       "dev split, the model at the end is the best" + _default("dev_fraction"))
     group.add_argument("--limit-train", type=int, default=S, metavar="N",
-                       help="train on the first N training images only")
+                       help="train on the first N training images only (dev and test keep "
+                       "their size; the sizes are printed)")
+    group.add_argument("--limit-dev", type=int, default=S, metavar="N",
+                       help="evaluate during training on the first N dev images only")
     group.add_argument("--augment", choices=AUGMENTATIONS, default=S,
                        help="augmentation preset" + _default("augment"))
     group.add_argument("--on-bad-sample", choices=BAD_SAMPLE_POLICIES, default=S,
@@ -80,7 +85,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        + _default("max_bad_fraction"))
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=int, default=S, help=_default("epochs").strip())
-    group.add_argument("--batch-size", type=int, default=S, help=_default("batch_size").strip())
+    group.add_argument("--batch-size", type=int, default=S,
+                       help="images per step, over all processes with --nproc"
+                       + _default("batch_size"))
     group.add_argument("--eval-batch-size", type=int, default=S,
                        help=_default("eval_batch_size").strip())
     group.add_argument("--optimizer", choices=OPTIMIZERS, default=S,
@@ -104,8 +111,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--log-steps", type=int, default=S, help="print the loss every N steps"
                        + _default("log_steps"))
     group.add_argument("--checkpoint-steps", type=int, default=S, metavar="N",
-                       help="save a resume checkpoint every N steps, and at each epoch end"
-                       + _default("checkpoint_steps"))
+                       help="save a resume checkpoint every N steps, and at each epoch end "
+                       "(0: at epoch ends only)" + _default("checkpoint_steps"))
+    group.add_argument("--keep-resume", action="store_true", default=S,
+                       help="keep resume.pt and resume-prev.pt when the run finishes (by "
+                       "default they are removed; best and last weights always stay)")
     group.add_argument("--deterministic", action="store_true", default=S,
                        help="use PyTorch's deterministic algorithms (same result every time, "
                        "also on GPUs; slower)")
@@ -114,13 +124,32 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_model_options(items: list[str]) -> dict:
+    """KEY=VALUE strings; the values stay text until the config checks them against the model's
+    option types (so `use_residual=maybe` is refused rather than read as YAML)."""
     options = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ConfigError(f"--option {item!r}: expected KEY=VALUE, e.g. use_residual=false")
-        options[key.strip()] = yaml.safe_load(value)
+        options[key.strip()] = value.strip()
     return options
+
+
+CHECKPOINT_HELP = ("best (default) or last: the run's own weights; or the path of a "
+                   ".safetensors checkpoint, relative to the working directory")
+
+
+def whole_number(low: int):
+    """argparse type: an int >= low; argparse's error then names the flag."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,20 +171,27 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(unreadable images, bad label rows, empty classes)")
     check.add_argument("data", help="a name from `trainlab datasets`, folder:PATH or csv:PATH")
     check.add_argument("--data-dir", default="data")
-    check.add_argument("--image-size", type=int, default=None)
+    check.add_argument("--image-size", type=whole_number(1), default=None, metavar="S")
     evaluate = commands.add_parser("evaluate", help="score a run's best checkpoint: accuracy, "
                                    "loss, per-class accuracy, confusion matrix")
     evaluate.add_argument("run", help="run directory")
     evaluate.add_argument("--split", default="test", choices=("test", "dev", "train"))
-    evaluate.add_argument("--checkpoint", default="best.safetensors",
-                          help="best.safetensors or last.safetensors")
+    evaluate.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
+                          help=CHECKPOINT_HELP + "; another file must come from the same model, "
+                          "options, data and classes as the run")
+    evaluate.add_argument("--allow-changed-data", action="store_true",
+                          help="score the data as it is now even if it no longer holds the "
+                          "images the run recorded (e.g. trained-on images now in test); the "
+                          "report then says what changed")
     evaluate.add_argument("--device", default="auto")
     predict = commands.add_parser("predict", help="classify image files or folders with a run")
     predict.add_argument("run", help="run directory")
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
-    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("--top-k", type=whole_number(1), default=3, metavar="K",
+                         help="show the K most probable classes (default: 3)")
     predict.add_argument("--csv", default=None, metavar="OUT.csv", help="also write a CSV")
-    predict.add_argument("--checkpoint", default="best.safetensors")
+    predict.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
+                         help=CHECKPOINT_HELP)
     predict.add_argument("--device", default="auto")
     return parser
 
@@ -190,15 +226,19 @@ def relaunch_with_torchrun(nproc: int, argv: list[str]) -> int:
 
 
 def command_train(args) -> int:
-    if args.nproc and args.nproc > 1 and distributed.world_size() == 1:
-        return relaunch_with_torchrun(args.nproc, args.argv)
     given = {k: v for k, v in vars(args).items()
              if k not in ("command", "config", "resume", "force", "nproc", "argv")}
     if "model_options" in given:
         given["model_options"] = parse_model_options(given["model_options"])
+    if args.resume and args.config:
+        raise ConfigError("--resume takes its settings from the run; drop --config")
+    if args.nproc and args.nproc > 1 and distributed.world_size() == 1:
+        # Refuse what the processes would refuse before starting them: one message, not N.
+        config = build_config(resolve_run_dir(args.resume) / "config.yaml" if args.resume
+                              else args.config, **given)
+        process_batch_size(config.batch_size, args.nproc)
+        return relaunch_with_torchrun(args.nproc, args.argv)
     if args.resume:
-        if args.config:
-            raise ConfigError("--resume takes its settings from the run; drop --config")
         resume(args.resume, force=args.force, **given)
     else:
         train(build_config(args.config, **given))
@@ -223,21 +263,29 @@ def command_check_data(args) -> int:
 
 
 def command_evaluate(args) -> int:
-    evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint, device=args.device)
+    evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint, device=args.device,
+                 allow_changed_data=args.allow_changed_data)
     return 0
 
 
 def command_predict(args) -> int:
+    passed_over: list[str] = []
     predictions, problems = predict_files(args.run, args.inputs, top_k=args.top_k,
-                                          checkpoint=args.checkpoint, device=args.device)
+                                          checkpoint=args.checkpoint, device=args.device,
+                                          passed_over=passed_over)
     for p in predictions:
         ranked = ", ".join(f"{name} {prob:.3f}" for name, prob in zip(p.classes, p.probabilities))
         print(f"{p.path}: {ranked}")
     if args.csv:
         write_predictions_csv(predictions, args.csv)
         print(f"wrote {len(predictions)} prediction(s) to {args.csv}")
+    for line in passed_over:
+        print(f"skipped {line}", file=sys.stderr)
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"skipped {problem}", file=sys.stderr)
+    if passed_over or problems:
+        print(f"predicted {len(predictions)} image(s); skipped {len(passed_over) + len(problems)} "
+              "input(s), listed above", file=sys.stderr)
     return 1 if problems else 0
 
 

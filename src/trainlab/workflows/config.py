@@ -13,7 +13,7 @@ import yaml
 
 from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, ImageDataset, create_dataset
 from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES
-from ..models import list_models, model_options
+from ..models import ModelOptionError, check_model_options, list_models
 
 
 class ConfigError(ValueError):
@@ -39,8 +39,9 @@ class TrainConfig:
     data_dir: str = "data"
     download: bool = False
     image_size: int | None = None  # resize images to S x S (None: the data set's own size)
-    dev_fraction: float = 0.1
-    limit_train: int | None = None
+    dev_fraction: float = 0.1  # 0: no dev split (the model at the end is the best one)
+    limit_train: int | None = None  # train on the first N training images only
+    limit_dev: int | None = None  # evaluate during training on the first N dev images only
     augment: str = "none"
     on_bad_sample: str = "error"  # error: stop listing every bad file/row; skip: leave them out
     max_bad_fraction: float = 0.05  # with skip: still stop if more than this share is bad
@@ -59,6 +60,7 @@ class TrainConfig:
     eval_steps: int = 0  # 0: evaluate on the dev split at the end of every epoch
     log_steps: int = 100
     checkpoint_steps: int = 500  # also save a resume checkpoint every N steps (0: epoch ends only)
+    keep_resume: bool = False  # keep resume.pt/resume-prev.pt after the run finishes
     deterministic: bool = False  # PyTorch's deterministic algorithms (slower on GPU)
     out: str | None = None  # run directory; default runs/<model>-<data>-<time>
     recipe: str | None = None  # the recipe these settings started from, if any
@@ -71,21 +73,29 @@ class TrainConfig:
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} = {getattr(self, key)!r} is not one of: "
                                   f"{', '.join(allowed)}")
-        for key in ("epochs", "batch_size", "eval_batch_size"):
-            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise ConfigError(f"{key} must be a whole number >= 1, got {getattr(self, key)!r}")
-        if not 0 < self.dev_fraction < 1:
-            raise ConfigError(f"dev_fraction must be between 0 and 1, got {self.dev_fraction}")
+        at_least = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "image_size": 1,
+                    "limit_train": 1, "limit_dev": 1, "eval_steps": 0, "log_steps": 0,
+                    "checkpoint_steps": 0, "seed": 0}
+        for key, low in at_least.items():
+            value = getattr(self, key)
+            if value is None and key in ("image_size", "limit_train", "limit_dev"):
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"{flag(key)} ({key}) must be a whole number >= {low}, "
+                                  f"got {value!r}")
+        if not 0 <= self.dev_fraction < 1:
+            raise ConfigError(f"--dev-fraction (dev_fraction) must be at least 0 and below 1 "
+                              f"(0: no dev split), got {self.dev_fraction}")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if not isinstance(self.model_options, dict):
             raise ConfigError(f"model_options must be a mapping, got {self.model_options!r}")
-        unknown = set(self.model_options) - set(model_options(self.model))
-        if unknown:
-            raise ConfigError(f"model {self.model!r} has no option(s) {', '.join(sorted(unknown))};"
-                              f" it accepts: {', '.join(model_options(self.model)) or 'none'}")
+        try:  # typed values ("false" -> False, "[4,8]" -> [4, 8]), checked before anything runs
+            self.model_options = check_model_options(self.model, self.model_options)
+        except ModelOptionError as error:
+            raise ConfigError(str(error)) from None
         return self
 
     def to_dict(self) -> dict:
@@ -96,7 +106,13 @@ class TrainConfig:
 
 
 # Settings that may change when a run is resumed: they do not change what is computed.
-RESUMABLE_CHANGES = {"device", "log_steps", "out", "eval_batch_size", "download", "data_dir"}
+RESUMABLE_CHANGES = {"device", "log_steps", "out", "eval_batch_size", "download", "data_dir",
+                     "keep_resume"}
+
+
+def flag(key: str) -> str:
+    """The command-line flag for a config key: batch_size -> --batch-size."""
+    return "--" + key.replace("_", "-")
 
 
 def config_differences(old: TrainConfig, new: TrainConfig) -> list[str]:
@@ -110,6 +126,7 @@ def dataset_for(config: TrainConfig) -> ImageDataset:
     """The data set a config describes (the same splits for train, resume and evaluate)."""
     return create_dataset(config.data, data_dir=config.data_dir, image_size=config.image_size,
                           dev_fraction=config.dev_fraction, limit_train=config.limit_train,
+                          limit_dev=config.limit_dev,
                           on_bad_sample=config.on_bad_sample,
                           max_bad_fraction=config.max_bad_fraction, download=config.download)
 

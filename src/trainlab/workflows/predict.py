@@ -5,7 +5,6 @@ colour photo works with a greyscale model and a 200x200 image with a 28x28 one.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from PIL import Image
 from ..data.image_files import is_image_file, to_array
 from ..data.transforms import normalize
 from ..engine import resolve_device
-from .run_dir import BEST, load_run_model, resolve_run_dir
+from .run_dir import csv_writer, load_run_model, resolve_run_dir
 
 BATCH = 256
 
@@ -28,12 +27,17 @@ class Prediction:
     probabilities: list[float]
 
 
-def expand_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[str]]:
-    """Files as given, folders searched recursively for images; problems for missing paths."""
-    files, problems = [], []
+def expand_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[str], list[str]]:
+    """Files as given, folders searched recursively for images. Also returns the problems
+    (missing paths, empty folders) and the files in folders passed over (no image extension),
+    each as "path: why"."""
+    files, problems, passed_over = [], [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file() and is_image_file(p))
+            everything = sorted(p for p in item.rglob("*") if p.is_file())
+            found = [p for p in everything if is_image_file(p)]
+            passed_over += [f"{p}: not an image file name (extension {p.suffix or 'none'})"
+                            for p in everything if not is_image_file(p)]
             if not found:
                 problems.append(f"{item}: folder holds no image files")
             files += found
@@ -41,7 +45,7 @@ def expand_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[str]]:
             files.append(item)
         else:
             problems.append(f"{item}: no such file or folder")
-    return files, problems
+    return files, problems, passed_over
 
 
 def load_for_model(path: Path, preprocessing: dict) -> torch.Tensor:
@@ -59,15 +63,23 @@ def load_for_model(path: Path, preprocessing: dict) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_files(run: str | Path, inputs: list[str | Path], top_k: int = 3,
-                  checkpoint: str = BEST, device="auto") -> tuple[list[Prediction], list[str]]:
-    """Top-k predictions for every image found in `inputs`, and a problem line per bad input."""
+                  checkpoint: str | None = None, device="auto",
+                  passed_over: list[str] | None = None) -> tuple[list[Prediction], list[str]]:
+    """Top-k predictions for every image found in `inputs`, and a problem line per input that
+    could not be used. Files in folders without an image extension are not problems; they are
+    added to `passed_over` (when given), each with why, so nothing is left out unsaid.
+    `checkpoint`: best (default), last, or a checkpoint path."""
+    if top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {top_k}")
     device = resolve_device(device)
     model, meta = load_run_model(resolve_run_dir(run), checkpoint, device=device)
     prep, names = meta["preprocessing"], meta["class_names"]
     mean = torch.tensor(prep["mean"], device=device)
     std = torch.tensor(prep["std"], device=device)
-    top_k = max(1, min(top_k, len(names)))
-    files, problems = expand_inputs(inputs)
+    top_k = min(top_k, len(names))
+    files, problems, skipped = expand_inputs(inputs)
+    if passed_over is not None:
+        passed_over += skipped
     loaded: list[tuple[Path, torch.Tensor]] = []
     for path in files:
         try:
@@ -88,7 +100,7 @@ def predict_files(run: str | Path, inputs: list[str | Path], top_k: int = 3,
 def write_predictions_csv(predictions: list[Prediction], path: str | Path) -> None:
     top_k = max((len(p.classes) for p in predictions), default=1)
     with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         header = ["path"]
         for rank in range(1, top_k + 1):
             header += [f"class_{rank}", f"probability_{rank}"]

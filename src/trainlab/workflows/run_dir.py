@@ -1,33 +1,52 @@
 """The run directory: the unit of record. Everything needed to trust, compare or reuse a run.
 
     runs/<name>/config.yaml        resolved configuration (trainlab train --config reproduces it)
+    runs/<name>/data-split.json    which images train/dev/test held (content hashes)
     runs/<name>/metrics.csv        step, epoch, split, loss, accuracy, lr
     runs/<name>/best.safetensors   best weights by dev accuracy (+ JSON metadata in the header)
     runs/<name>/last.safetensors   weights at the end of training
     runs/<name>/curves.png         loss and accuracy curves
     runs/<name>/results.json       test accuracy/loss, best dev accuracy, timings
+
+While a process trains, resumes or evaluates a run it holds an OS lock on the directory
+(`RunLock`), so a second process is refused instead of interleaving its files.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import re
 import time
 from pathlib import Path
 
+from .. import __version__
+from ..data import split_changes
 from ..engine import load_checkpoint
 from ..models import create_model
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
+
 METRIC_COLUMNS = ["step", "epoch", "split", "loss", "accuracy", "lr"]
 BEST, LAST = "best.safetensors", "last.safetensors"
+SPLIT_RECORD = "data-split.json"
+# Every CSV trainlab writes ends its lines with "\n" (csv's own default is "\r\n"), so a file
+# rewritten in part (metrics.csv on resume) is byte for byte what one uninterrupted write gives.
+CSV_LINE_END = "\n"
 
 
 class RunDirError(ValueError):
     pass
 
 
-def new_run_dir(out: str | None, model: str, data: str, root: str = "runs") -> Path:
-    """A fresh directory. An explicit `out` that already holds a run is refused, not overwritten."""
+def new_run_dir(out: str | None, model: str, data: str, root: str = "runs") -> tuple[Path, bool]:
+    """A fresh directory, and whether it was created here (False: an existing, empty-of-runs
+    `out`). An explicit `out` that already holds a run is refused, not overwritten."""
     if out:
         path = Path(out)
         if (path / "config.yaml").exists():
@@ -39,8 +58,62 @@ def new_run_dir(out: str | None, model: str, data: str, root: str = "runs") -> P
         while path.exists():
             path = path.with_name(f"{path.name.rsplit('~', 1)[0]}~{suffix}")
             suffix += 1
+    created = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
-    return path
+    return path, created
+
+
+def remove_unstarted_run(path: Path, created: bool) -> None:
+    """Undo `new_run_dir` for a run that failed before its first step, so the directory does not
+    block the next `--out`: the files a run writes at its start, then the directory if it was
+    created for this run and is now empty."""
+    for name in ("config.yaml", SPLIT_RECORD, "metrics.csv"):
+        (path / name).unlink(missing_ok=True)
+    if created:
+        with contextlib.suppress(OSError):  # something else is in it: leave it
+            path.rmdir()
+
+
+class RunLock:
+    """An exclusive OS lock on a run directory for as long as a process trains, resumes or
+    evaluates it. The kernel releases it when the process ends, even by SIGKILL, so there is
+    no stale lock to clean up. A second process is refused at once with a RunDirError.
+
+    >>> with RunLock(run_dir, "train"):
+    ...     ...
+    """
+
+    def __init__(self, path: Path, doing: str):
+        self.path, self.doing = Path(path), doing
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        if fcntl is not None:  # flock on the directory itself: no lock file left behind
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise self._busy() from None
+        else:
+            fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT)
+            try:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            except OSError:
+                os.close(fd)
+                raise self._busy() from None
+        self._fd = fd
+        return self
+
+    def _busy(self) -> RunDirError:
+        return RunDirError(f"cannot {self.doing} {self.path}: another trainlab process is "
+                           "using this run directory right now; wait for it to finish, or "
+                           "choose another run directory")
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
 
 
 def resolve_run_dir(run: str | Path) -> Path:
@@ -58,16 +131,22 @@ class MetricsWriter:
         self.path = path
         if not append:
             with open(path, "w", newline="") as handle:
-                csv.writer(handle).writerow(METRIC_COLUMNS)
+                csv_writer(handle).writerow(METRIC_COLUMNS)
 
     def keep_rows(self, count: int) -> None:
-        """Cut the file back to its header and first `count` rows (on resume)."""
-        lines = self.path.read_text().splitlines(keepends=True)
-        self.path.write_text("".join(lines[:1 + count]))
+        """Cut the file back to its header and first `count` rows (on resume); bytes are kept
+        as they are, so the rows that stay are not rewritten."""
+        lines = self.path.read_bytes().split(CSV_LINE_END.encode())
+        self.path.write_bytes(CSV_LINE_END.encode().join(lines[:1 + count]) + CSV_LINE_END.encode())
 
     def on_metrics(self, runner, row: dict) -> None:
         with open(self.path, "a", newline="") as handle:
-            csv.writer(handle).writerow([_format(row.get(c)) for c in METRIC_COLUMNS])
+            csv_writer(handle).writerow([_format(row.get(c)) for c in METRIC_COLUMNS])
+
+
+def csv_writer(handle):
+    """csv.writer with trainlab's one line ending (open the file with newline="")."""
+    return csv.writer(handle, lineterminator=CSV_LINE_END)
 
 
 def _format(value):
@@ -81,15 +160,91 @@ def read_metrics(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+def recorded_data_changes(run_dir: Path, data, splits=("train", "dev", "test")) -> str | None:
+    """How `splits` of `data` differ from what the run recorded in data-split.json when it
+    started (None: the same images; also None for runs older than the record)."""
+    path = Path(run_dir) / SPLIT_RECORD
+    if not path.is_file():
+        return None
+    try:
+        recorded = json.loads(path.read_text())
+        changes = [split_changes(recorded, data, split) for split in splits]
+    except (ValueError, KeyError, TypeError) as error:
+        raise RunDirError(f"{path} is not a readable data-split record ({error}); restore it "
+                          "from a backup or delete it to skip this check") from error
+    changes = [c for c in changes if c]
+    return "; ".join(changes) or None
+
+
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def load_run_model(run: str | Path, which: str = BEST, device="cpu"):
-    """(model, metadata) rebuilt from a run's checkpoint; no pickle involved."""
-    state, meta = load_checkpoint(Path(run) / which, device=device)
+def checkpoint_metadata(config, data) -> dict:
+    """What a checkpoint needs to be used on its own: the model to build, the classes, and how
+    an image must be prepared (plain JSON, stored inside the safetensors file)."""
+    import torch
+
+    return {
+        "format": "trainlab-checkpoint-1",
+        "model": config.model,
+        "model_options": config.model_options,
+        "in_channels": data.in_channels,
+        "num_classes": data.num_classes,
+        "input_size": list(data.image_size),
+        "class_names": data.class_names,
+        "preprocessing": data.preprocessing(),
+        "data": config.data,
+        "trainlab_version": __version__,
+        "torch_version": torch.__version__,
+    }
+
+
+# What a checkpoint must share with a run to be scored on that run's data.
+MATCHING_KEYS = ("model", "model_options", "data", "in_channels", "input_size", "class_names")
+
+
+def checkpoint_mismatches(metadata: dict, expected: dict) -> list[str]:
+    """'key: checkpoint value vs run value' for each of MATCHING_KEYS that differs."""
+    def show(value):
+        if isinstance(value, list) and len(value) > 12:
+            return "[" + ", ".join(map(str, value[:12])) + f", ... ({len(value)} in all)]"
+        return repr(value)
+
+    return [f"{key} {show(metadata.get(key))} (checkpoint) vs {show(expected[key])} (run)"
+            for key in MATCHING_KEYS if metadata.get(key) != expected[key]]
+
+
+def checkpoint_path(run: str | Path, checkpoint: str | Path | None = None) -> Path:
+    """`best`/`last` (or None: best) name the run's own checkpoints; anything else is a path,
+    relative to the working directory like every other path."""
+    names = {None: BEST, "best": BEST, "last": LAST}
+    if checkpoint in names:
+        return Path(run) / names[checkpoint]
+    path = Path(checkpoint).expanduser()
+    if not path.is_file():
+        hint = (f" (for the run's own {checkpoint}, write --checkpoint "
+                f"{str(checkpoint).split('.')[0]})" if str(checkpoint) in (BEST, LAST) else "")
+        raise RunDirError(f"--checkpoint {checkpoint}: no such file{hint}; give best, last, or "
+                          "the path of a .safetensors checkpoint")
+    return path
+
+
+def load_run_model(run: str | Path, which: str | Path | None = None, device="cpu",
+                   expected: dict | None = None):
+    """(model, metadata) rebuilt from a run's checkpoint (`which`: best, last, or a path); no
+    pickle involved. With `expected` (a run's `checkpoint_metadata`), a checkpoint that does not
+    fit that run (another model, data set, class list or input shape) is refused, naming both."""
+    path = checkpoint_path(run, which)
+    state, meta = load_checkpoint(path, device=device)
     if "model" not in meta:
-        raise RunDirError(f"{Path(run) / which} has no trainlab metadata (model name, classes)")
+        raise RunDirError(f"{path} has no trainlab metadata (model name, classes)")
+    if expected is not None:
+        mismatches = checkpoint_mismatches(meta, expected)
+        if mismatches:
+            raise RunDirError(f"checkpoint {path} does not belong to the run {run}: "
+                              + "; ".join(mismatches) + ". Evaluate it with the run it came "
+                              "from, or pass a checkpoint of this run")
     model = create_model(meta["model"], in_channels=meta["in_channels"],
                          num_classes=meta["num_classes"], input_size=tuple(meta["input_size"]),
                          **meta.get("model_options", {}))

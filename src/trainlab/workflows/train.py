@@ -1,10 +1,12 @@
 """`train(config)`: data -> model -> Runner -> run directory. What `trainlab train` calls."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -15,14 +17,28 @@ import torch.nn.functional as F
 
 from .. import __version__
 from ..analysis import plot_curves
-from ..data import TensorLoader
+from ..data import TensorLoader, record_splits
 from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
 from ..engine.runner import NonFiniteLossError
 from ..models import create_model
 from . import faults
 from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
-from .resume import RESUME, ResumeCheckpointer, load_resume_checkpoint
-from .run_dir import BEST, LAST, MetricsWriter, new_run_dir, read_metrics, resolve_run_dir, write_json
+from .resume import RESUME, ResumeCheckpointer, load_resume_checkpoint, remove_resume_checkpoints
+from .run_dir import (
+    BEST,
+    LAST,
+    SPLIT_RECORD,
+    MetricsWriter,
+    RunDirError,
+    RunLock,
+    checkpoint_metadata,
+    new_run_dir,
+    read_metrics,
+    recorded_data_changes,
+    remove_unstarted_run,
+    resolve_run_dir,
+    write_json,
+)
 
 
 class TrainingStopped(RuntimeError):
@@ -47,40 +63,60 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def resume(run: str | Path, force: bool = False, echo=print, **overrides) -> TrainResult:
-    """Continue an interrupted run; refuses a changed config (listing the changes) unless forced."""
+    """Continue an interrupted run; refuses a changed config or changed data (listing the
+    changes) unless forced. A finished run is left as it is, saying how to train it longer."""
     run_dir = resolve_run_dir(run)
     saved = build_config(run_dir / "config.yaml")
     wanted = build_config(run_dir / "config.yaml", **overrides)
     changes = config_differences(saved, wanted)
+    if (run_dir / "results.json").is_file():
+        finished = (f"{run_dir} already finished its {saved.epochs} epoch(s) (results in "
+                    f"{run_dir / 'results.json'}); --resume changes nothing. To train longer, "
+                    f"start a new run from its settings: trainlab train --config "
+                    f"{run_dir / 'config.yaml'} --epochs N --out NEW_DIR")
+        if changes:
+            raise RunDirError(finished + " (asked for: " + "; ".join(changes) + ")")
+        echo(finished)
+        return TrainResult(run_dir, json.loads((run_dir / "results.json").read_text()))
     if changes and not force:
         raise ConfigError(f"{run_dir} was trained with other settings; resuming would mix two "
                           "configurations:\n  " + "\n  ".join(changes)
                           + "\nDrop those flags, or add --force to resume with them anyway.")
-    return train(wanted, echo=echo, resume_dir=run_dir)
+    return train(wanted, echo=echo, resume_dir=run_dir, allow_changed_data=force)
 
 
-def checkpoint_metadata(config: TrainConfig, data) -> dict:
-    """What a checkpoint needs to be used on its own: the model to build, the classes, and how
-    an image must be prepared (plain JSON, stored inside the safetensors file)."""
-    return {
-        "format": "trainlab-checkpoint-1",
-        "model": config.model,
-        "model_options": config.model_options,
-        "in_channels": data.in_channels,
-        "num_classes": data.num_classes,
-        "input_size": list(data.image_size),
-        "class_names": data.class_names,
-        "preprocessing": data.preprocessing(),
-        "data": config.data,
-        "trainlab_version": __version__,
-        "torch_version": torch.__version__,
-    }
+def process_batch_size(batch_size: int, processes: int) -> int:
+    """--batch-size is the global batch: each of `processes` processes takes an equal share,
+    so N processes train exactly as one does (same batch, same learning rate)."""
+    if batch_size % processes:
+        lower = max(processes, batch_size - batch_size % processes)
+        raise ConfigError(f"--batch-size {batch_size} cannot be split evenly over {processes} "
+                          f"processes (--nproc {processes}); it is the global batch, so use a "
+                          f"multiple of {processes}, e.g. {lower} or {lower + processes}")
+    return batch_size // processes
 
 
-def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> TrainResult:
-    """Train as `config` says; write and return the run directory and results."""
+def build_model(config: TrainConfig, data):
+    """The model for `config` sized for `data`; a builder's refusal (e.g. images too small for
+    VGG) becomes a ConfigError before any run directory exists."""
+    try:
+        return create_model(config.model, in_channels=data.in_channels,
+                            num_classes=data.num_classes, input_size=data.image_size,
+                            **config.model_options)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"--model {config.model}: {error}") from error
+
+
+def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
+          allow_changed_data: bool = False) -> TrainResult:
+    """Train as `config` says; write and return the run directory and results.
+
+    Everything that can refuse the settings (config, data, model, batch split) runs before the
+    run directory is created, and a run that fails before its first step removes what it wrote,
+    so a mistake never leaves a folder that blocks the next `--out`."""
     config.validate()
     started = time.perf_counter()
+    batch_size = process_batch_size(config.batch_size, distributed.world_size())
     seed_everything(config.seed, config.deterministic)
     device = distributed.setup(resolve_device(config.device))
     main = distributed.is_main_process()
@@ -90,36 +126,67 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     echo(data.describe())
     for note in data.notes:
         echo(f"note: {note}")
-
-    run_dir = resume_dir
-    if run_dir is None:  # rank 0 names a new directory; the others learn its name
-        created = new_run_dir(config.out, config.model, config.data) if main else None
-        run_dir = Path(distributed.broadcast(str(created)))
-    if main:
-        config.save(run_dir / "config.yaml")
-    model = create_model(config.model, in_channels=data.in_channels, num_classes=data.num_classes,
-                         input_size=data.image_size, **config.model_options)
+    model = build_model(config, data)
     n_params = sum(p.numel() for p in model.parameters())
 
-    train_loader = TensorLoader(data.train, config.batch_size, data.mean, data.std, shuffle=True,
+    train_loader = TensorLoader(data.train, batch_size, data.mean, data.std, shuffle=True,
                                 augment=config.augment, seed=config.seed, device=device,
                                 rank=distributed.rank(), world_size=distributed.world_size())
+    has_dev = len(data.dev) > 0
     dev_loader = TensorLoader(data.dev, config.eval_batch_size, data.mean, data.std, device=device)
     test_loader = TensorLoader(data.test, config.eval_batch_size, data.mean, data.std,
                                device=device)
+    if not has_dev:
+        echo("note: no dev split (--dev-fraction 0): no evaluation during training; "
+             f"{BEST} is the model at the end")
+    if distributed.world_size() > 1:
+        echo(f"{distributed.world_size()} processes, {batch_size} images each per step "
+             f"(--batch-size {config.batch_size} is the global batch)")
     optimizer = create_optimizer(config.optimizer, model.parameters(), config.lr,
                                  config.momentum, config.weight_decay)
     scheduler = create_scheduler(config.schedule, optimizer, config.epochs * len(train_loader))
     loss_fn = partial(F.cross_entropy, label_smoothing=config.label_smoothing) \
         if config.label_smoothing else F.cross_entropy
+    runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
+                    scheduler=scheduler, precision=config.precision,
+                    callbacks=faults.from_environment(),
+                    checkpoint_metadata=checkpoint_metadata(config, data))
+
+    created = False
+    run_dir = resume_dir
+    if run_dir is None:  # rank 0 names a new directory; the others learn its name
+        made = new_run_dir(config.out, config.model, config.data) if main else (None, False)
+        created = made[1]
+        run_dir = Path(distributed.broadcast(str(made[0])))
+    with RunLock(run_dir, "resume" if resume_dir else "train") if main else nullcontext():
+        if main and resume_dir is None and (run_dir / "config.yaml").exists():
+            raise RunDirError(f"{run_dir} already holds a run; choose another --out or delete it")
+        try:
+            return _run(config, data, runner, run_dir, train_loader, dev_loader, test_loader,
+                        has_dev, n_params, main, echo, started, resume_dir, allow_changed_data)
+        except Exception:
+            if main and resume_dir is None and runner.global_step == 0:
+                remove_unstarted_run(run_dir, created)
+            raise
+
+
+def _run(config, data, runner, run_dir, train_loader, dev_loader, test_loader, has_dev, n_params,
+         main, echo, started, resume_dir, allow_changed_data) -> TrainResult:
+    """The part of `train` that runs inside the locked run directory."""
+    if main and resume_dir is None:
+        config.save(run_dir / "config.yaml")
+        write_json(run_dir / SPLIT_RECORD, record_splits(data))
+    elif main:
+        changed = recorded_data_changes(run_dir, data)
+        if changed and not allow_changed_data:
+            raise ConfigError(f"the data {config.data} changed since {run_dir} started: "
+                              f"{changed}; resuming would train on other images. Restore the "
+                              "data, or add --force to resume anyway.")
     checkpointer = ResumeCheckpointer(run_dir, config.to_dict(), config.checkpoint_steps)
     metrics = MetricsWriter(run_dir / "metrics.csv", append=resume_dir is not None) if main \
         else None
-    writers = [metrics, checkpointer] if main else []
-    runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
-                    scheduler=scheduler, precision=config.precision,
-                    callbacks=[*writers, *faults.from_environment()],
-                    checkpoint_metadata=checkpoint_metadata(config, data))
+    if main:
+        runner.callbacks[:0] = [metrics, checkpointer]
     if resume_dir is not None:
         state = load_resume_checkpoint(run_dir, echo)
         runner.load_training_state(state, train_loader)
@@ -127,12 +194,14 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         if main:
             metrics.keep_rows(len(runner.history))  # rows after that checkpoint come again
         echo(f"resuming {run_dir} at epoch {runner.epoch}, step {runner.global_step}")
-    echo(f"model: {config.model} ({n_params:,} parameters) on {device}, {runner.precision}"
+    echo(f"model: {config.model} ({n_params:,} parameters) on {runner.device}, {runner.precision}"
          + (", channels_last" if runner.channels_last else ""))
     try:
-        runner.train(train_loader, faults.wrap_dev_loader(dev_loader), num_epochs=config.epochs,
-                     log_steps=config.log_steps, eval_steps=config.eval_steps,
-                     eval_at_epoch_end=config.eval_steps == 0, save_path=run_dir / BEST)
+        runner.train(train_loader, faults.wrap_dev_loader(dev_loader) if has_dev else None,
+                     num_epochs=config.epochs, log_steps=config.log_steps,
+                     eval_steps=config.eval_steps if has_dev else 0,
+                     eval_at_epoch_end=has_dev and config.eval_steps == 0,
+                     save_path=run_dir / BEST)
     except NonFiniteLossError as error:
         kept = (f"{run_dir / RESUME} (step {checkpointer.last_saved_step}) is the last good "
                 "checkpoint and was kept" if checkpointer.last_saved_step is not None
@@ -150,7 +219,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     results = {
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
-        "best_dev_accuracy": runner.best_score,
+        "best_dev_accuracy": runner.best_score if has_dev else None,
         "final_train_loss": runner.train_epoch_losses[-1],
         "epochs": config.epochs,
         "steps": runner.global_step,
@@ -162,8 +231,9 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         "data": config.data,
         "data_sizes": {"train": len(data.train), "dev": len(data.dev), "test": len(data.test)},
         "data_notes": data.notes,
-        "device": str(device),
+        "device": str(runner.device),
         "processes": distributed.world_size(),
+        "batch_size_per_process": train_loader.batch_size,
         "precision": runner.precision,
         "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or platform.platform()}",
@@ -171,8 +241,14 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         "torch_version": torch.__version__,
     }
     write_json(run_dir / "results.json", results)
-    echo(f"best dev accuracy: {runner.best_score:.4f}; training took {runner.train_seconds:.1f} s "
-         f"({results['train_images_per_second']:.0f} images/s)")
+    if not config.keep_resume:  # finished: the weights stay, the resume state is not needed
+        remove_resume_checkpoints(run_dir)
+    if has_dev:
+        echo(f"best dev accuracy: {runner.best_score:.4f}; training took "
+             f"{runner.train_seconds:.1f} s ({results['train_images_per_second']:.0f} images/s)")
+    else:
+        echo(f"training took {runner.train_seconds:.1f} s "
+             f"({results['train_images_per_second']:.0f} images/s)")
     echo(f"curves: {run_dir / 'curves.png'}   checkpoint: {run_dir / BEST}")
     echo(f"test accuracy: {test_accuracy:.4f}")
     echo(f"run directory: {run_dir}")

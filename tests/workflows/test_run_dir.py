@@ -1,0 +1,48 @@
+"""The run directory: one process at a time (an OS lock), CSV files with one line ending."""
+import signal
+
+from cli_process import run_trainlab as trainlab
+from fake_data import make_image_folder
+from trainlab.workflows.run_dir import MetricsWriter, RunLock
+
+ARGS = ["--model", "mlp", "--option", "hidden=[8]", "--epochs", "2", "--batch-size", "8",
+        "--log-steps", "1", "--checkpoint-steps", "2"]
+
+
+def snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_second_process_on_a_locked_run_is_refused(tmp_path):
+    make_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=20, size=8)
+    data = ["--data", f"folder:{tmp_path / 'pets'}"]
+    run = tmp_path / "run"
+    killed = trainlab("train", *data, *ARGS, "--out", run, fault="kill-at-step:5")
+    assert killed.returncode == -signal.SIGKILL  # the kernel released its lock
+    before = snapshot(run)
+    with RunLock(run, "train"):  # as if another trainlab process were training it
+        for argv in (["train", "--resume", run], ["evaluate", run]):
+            refused = trainlab(*argv)
+            assert refused.returncode == 2
+            assert f"cannot {argv[0] if argv[0] == 'evaluate' else 'resume'} {run}: another " \
+                   "trainlab process is using this run directory right now" in refused.stderr
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        with RunLock(empty, "train"):
+            refused = trainlab("train", *data, *ARGS, "--out", empty)
+        assert refused.returncode == 2 and "another trainlab process" in refused.stderr
+        assert list(empty.iterdir()) == []
+    assert snapshot(run) == before
+    resumed = trainlab("train", "--resume", run)
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_metrics_rows_kept_on_resume_are_not_rewritten(tmp_path):
+    path = tmp_path / "metrics.csv"
+    writer = MetricsWriter(path)
+    for step in range(3):
+        writer.on_metrics(None, {"step": step, "epoch": 0, "split": "train", "loss": 0.5})
+    whole = path.read_bytes()
+    assert b"\r" not in whole and whole.count(b"\n") == 4
+    writer.keep_rows(1)
+    assert path.read_bytes() == b"\n".join(whole.split(b"\n")[:2]) + b"\n"

@@ -1,0 +1,67 @@
+"""`trainlab train` refuses bad settings before creating anything, and says what it trains on."""
+import json
+
+import pytest
+from safetensors.torch import load_file
+
+from fake_data import make_image_folder
+from trainlab.cli.main import main
+
+QUICK = ["--model", "mlp", "--option", "hidden=[8]", "--epochs", "1", "--batch-size", "8",
+         "--log-steps", "0"]
+
+
+@pytest.fixture(scope="module")
+def pets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("checks")
+    make_image_folder(root / "pets", classes=("cat", "dog"), per_class=20, size=8)
+    return ["--data", f"folder:{root / 'pets'}"]
+
+
+@pytest.mark.parametrize("model,option,message", [
+    ("resnet18", "use_residual=maybe", "--option use_residual=maybe: model 'resnet18' needs "
+                                       "use_residual to be true or false"),
+    ("resnet18", "stem=cifarr", "needs stem to be one of imagenet, cifar"),
+    ("mlp", "hidden=abc", "needs hidden to be a list of whole numbers"),
+    ("vgg16", "cfg=vgg19", "needs cfg to be one of vgg16, seed002"),
+])
+def test_bad_option_value_is_refused_before_the_run_directory_exists(
+        pets, tmp_path, model, option, message, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *pets, "--model", model, "--option", option, "--epochs", "1",
+                 "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_failure_before_training_leaves_no_folder_that_blocks_out(pets, tmp_path, capsys):
+    out = tmp_path / "run"
+    # The images are 8x8: too small for VGG, which the builder finds only once the data is read.
+    assert main(["train", *pets, "--model", "vgg16", "--out", str(out)]) == 2
+    assert "--model vgg16: VGG needs images of at least 32 pixels" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["train", *pets, *QUICK, "--out", str(out)]) == 0  # the same --out works
+
+
+def test_limit_train_says_how_large_dev_and_test_are_and_limit_dev_cuts_dev(pets, tmp_path,
+                                                                           capsys):
+    assert main(["train", *pets, *QUICK, "--limit-train", "10", "--limit-dev", "2",
+                 "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "--limit-train 10: training on 10 of 29 training images; dev has 2 and test 8 " \
+           "images" in out
+    assert "--limit-dev 2: evaluating on 2 of 3 dev images" in out
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["data_sizes"] == {"train": 10, "dev": 2, "test": 8}
+
+
+def test_dev_fraction_zero_trains_without_dev_and_best_is_last(pets, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *pets, *QUICK, "--dev-fraction", "0", "--out", str(run)]) == 0
+    assert "no dev split (--dev-fraction 0)" in capsys.readouterr().out
+    results = json.loads((run / "results.json").read_text())
+    assert results["data_sizes"]["dev"] == 0 and results["best_dev_accuracy"] is None
+    best, last = load_file(run / "best.safetensors"), load_file(run / "last.safetensors")
+    assert all((best[k] == last[k]).all() for k in last)
+    assert main(["evaluate", str(run), "--split", "dev"]) == 2
+    assert "has no dev split" in capsys.readouterr().err
