@@ -3,6 +3,7 @@ import signal
 
 from cli_process import run_trainlab as trainlab
 from fake_data import make_image_folder
+from trainlab.cli.main import main
 from trainlab.workflows.run_dir import MetricsWriter, RunLock
 
 ARGS = ["--model", "mlp", "--option", "hidden=[8]", "--epochs", "2", "--batch-size", "8",
@@ -13,7 +14,7 @@ def snapshot(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def test_a_second_process_on_a_locked_run_is_refused(tmp_path):
+def test_a_second_process_on_a_locked_run_is_refused(tmp_path, capsys):
     make_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=20, size=8)
     data = ["--data", f"folder:{tmp_path / 'pets'}"]
     run = tmp_path / "run"
@@ -21,17 +22,19 @@ def test_a_second_process_on_a_locked_run_is_refused(tmp_path):
     assert killed.returncode == -signal.SIGKILL  # the kernel released its lock
     before = snapshot(run)
     with RunLock(run, "train"):  # as if another trainlab process were training it
-        for argv in (["train", "--resume", run], ["evaluate", run]):
-            refused = trainlab(*argv)
-            assert refused.returncode == 2
-            assert f"cannot {argv[0] if argv[0] == 'evaluate' else 'resume'} {run}: another " \
-                   "trainlab process is using this run directory right now" in refused.stderr
-        empty = tmp_path / "empty"
-        empty.mkdir()
-        with RunLock(empty, "train"):
-            refused = trainlab("train", *data, *ARGS, "--out", empty)
-        assert refused.returncode == 2 and "another trainlab process" in refused.stderr
-        assert list(empty.iterdir()) == []
+        refused = trainlab("train", "--resume", run)
+        assert refused.returncode == 2
+        assert f"cannot resume {run}: another trainlab process is using this run directory " \
+               "right now; wait for it to finish" in refused.stderr
+        # flock also refuses a second lock from this process: the same check, without a start-up
+        assert main(["evaluate", str(run)]) == 2
+        assert f"cannot evaluate {run}: another trainlab process" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with RunLock(empty, "train"):
+        assert main(["train", *data, *ARGS, "--out", str(empty)]) == 2
+    assert f"cannot train {empty}: another trainlab process" in capsys.readouterr().err
+    assert list(empty.iterdir()) == []
     assert snapshot(run) == before
     resumed = trainlab("train", "--resume", run)
     assert resumed.returncode == 0, resumed.stderr

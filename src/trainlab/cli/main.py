@@ -57,7 +57,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", default=S, help="a name from `trainlab models`" + _default("model"))
     group.add_argument("--option", dest="model_options", action="append", default=S,
                        metavar="KEY=VALUE",
-                       help="model option, repeatable, e.g. --option use_residual=false")
+                       help="model option, repeatable, e.g. --option use_residual=false; "
+                       "checked against the model's options and their types (`trainlab models`)")
     group = parser.add_argument_group("data")
     group.add_argument("--data", default=S,
                        help="a name from `trainlab datasets`, folder:PATH or csv:PATH"
