@@ -42,9 +42,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start from this YAML file (a run's config.yaml reproduces it)")
     parser.add_argument("--resume", default=None, metavar="RUN",
                         help="continue an interrupted run from its last checkpoint (flags that "
-                        "would change the result are refused unless --force)")
+                        "would change the result, or changed data, are refused unless --force); "
+                        "a finished run is left as it is")
     parser.add_argument("--force", action="store_true",
-                        help="with --resume: accept changed settings")
+                        help="with --resume: accept changed settings or changed data")
     parser.add_argument("--nproc", type=whole_number(1), default=None, metavar="N",
                         help="train with N processes (DistributedDataParallel; gloo on CPU, "
                         "nccl on GPU); runs `torchrun --nproc_per_node=N -m trainlab train ...`. "

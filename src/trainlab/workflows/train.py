@@ -76,7 +76,8 @@ def resume(run: str | Path, force: bool = False, echo=print, **overrides) -> Tra
                     f"{run_dir / 'config.yaml'} --epochs N --out NEW_DIR")
         if changes:
             raise RunDirError(finished + " (asked for: " + "; ".join(changes) + ")")
-        echo(finished)
+        if distributed.is_main_process():  # under torchrun, said once
+            echo(finished)
         return TrainResult(run_dir, json.loads((run_dir / "results.json").read_text()))
     if changes and not force:
         raise ConfigError(f"{run_dir} was trained with other settings; resuming would mix two "
