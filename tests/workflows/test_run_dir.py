@@ -1,4 +1,5 @@
 """The run directory: one process at a time (an OS lock), CSV files with one line ending."""
+import shutil
 import signal
 
 from cli_process import run_trainlab as trainlab
@@ -36,6 +37,13 @@ def test_a_second_process_on_a_locked_run_is_refused(tmp_path, capsys):
     assert f"cannot train {empty}: another trainlab process" in capsys.readouterr().err
     assert list(empty.iterdir()) == []
     assert snapshot(run) == before
+    # Data that changed since the run started (data-split.json) is refused on resume too.
+    extra = tmp_path / "pets" / "cat" / "extra.png"
+    shutil.copy(tmp_path / "pets" / "dog" / "0.png", extra)
+    refused = trainlab("train", "--resume", run)
+    assert refused.returncode == 2 and f"changed since {run} started" in refused.stderr
+    assert "add --force to resume anyway" in refused.stderr
+    extra.unlink()
     resumed = trainlab("train", "--resume", run)
     assert resumed.returncode == 0, resumed.stderr
 
