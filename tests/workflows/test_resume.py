@@ -11,7 +11,7 @@ from fake_data import make_image_folder
 
 # BatchNorm (running statistics), random crops and flips (the loader's generator), bf16 where the
 # CPU has it, a one-cycle schedule: everything a resume has to restore.
-ARGS = ["--model", "fastcnn", "--option", "widths=[4,8,8]", "--epochs", "3", "--batch-size", "4",
+ARGS = ["--device", "cpu", "--model", "fastcnn", "--option", "widths=[4,8,8]", "--epochs", "3", "--batch-size", "4",
         "--eval-batch-size", "3", "--augment", "crop-flip", "--lr", "0.05", "--log-steps", "5",
         "--checkpoint-steps", "4", "--seed", "3"]
 

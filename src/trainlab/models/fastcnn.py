@@ -16,6 +16,14 @@ def conv_bn(in_channels: int, out_channels: int) -> list[nn.Module]:
             nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
+class GlobalMaxPool(nn.Module):
+    """(B, C, H, W) -> (B, C): the largest value per channel. The same as AdaptiveMaxPool2d(1) +
+    Flatten, but its backward pass has a deterministic CUDA implementation (--deterministic)."""
+
+    def forward(self, x):
+        return x.amax(dim=(2, 3))
+
+
 class FastCNN(ImageClassifier):
     def __init__(self, in_channels: int, num_classes: int, widths: tuple[int, int, int]):
         super().__init__()
@@ -26,7 +34,7 @@ class FastCNN(ImageClassifier):
             *conv_bn(in_channels, w1), nn.MaxPool2d(2),
             *conv_bn(w1, w2), *conv_bn(w2, w2), nn.MaxPool2d(2),
             *conv_bn(w2, w3), *conv_bn(w3, w3),
-            nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+            GlobalMaxPool(),
         )
         self.head = nn.Linear(w3, num_classes)
 

@@ -119,7 +119,9 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
                     scheduler=scheduler, precision=config.precision,
                     callbacks=[*writers, *faults.from_environment()],
-                    checkpoint_metadata=checkpoint_metadata(config, data))
+                    checkpoint_metadata=checkpoint_metadata(config, data), compile=config.compile)
+    for loader in (train_loader, dev_loader, test_loader):  # batches in the model's layout
+        loader.channels_last = runner.channels_last
     if resume_dir is not None:
         state = load_resume_checkpoint(run_dir, echo)
         runner.load_training_state(state, train_loader)
@@ -138,6 +140,12 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
                 "checkpoint and was kept" if checkpointer.last_saved_step is not None
                 else "no checkpoint had been saved yet")
         raise TrainingStopped(f"{error}\n{kept}.") from error
+    except RuntimeError as error:
+        if config.deterministic and "does not have a deterministic implementation" in str(error):
+            raise ConfigError(f"--deterministic: model {config.model!r} uses an operation with no "
+                              f"deterministic version on {device.type}: {str(error).splitlines()[0]}"
+                              " Train without --deterministic, or with --device cpu.") from error
+        raise
     runner.save_model(run_dir / LAST)
 
     runner.load_model(run_dir / BEST)
@@ -153,9 +161,12 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         "best_dev_accuracy": runner.best_score,
         "final_train_loss": runner.train_epoch_losses[-1],
         "epochs": config.epochs,
+        "batch_size": config.batch_size,
         "steps": runner.global_step,
         "train_seconds": round(runner.train_seconds, 3),
         "train_images_per_second": round(runner.train_images / max(runner.train_seconds, 1e-9), 1),
+        "compile": config.compile,
+        "compile_seconds": round(runner.compile_seconds, 3),
         "total_seconds": round(time.perf_counter() - started, 3),
         "parameters": n_params,
         "model": config.model,
@@ -172,7 +183,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     }
     write_json(run_dir / "results.json", results)
     echo(f"best dev accuracy: {runner.best_score:.4f}; training took {runner.train_seconds:.1f} s "
-         f"({results['train_images_per_second']:.0f} images/s)")
+         f"({results['train_images_per_second']:.0f} images/s)"
+         + (f", compiling {runner.compile_seconds:.1f} s" if config.compile != "none" else ""))
     echo(f"curves: {run_dir / 'curves.png'}   checkpoint: {run_dir / BEST}")
     echo(f"test accuracy: {test_accuracy:.4f}")
     echo(f"run directory: {run_dir}")

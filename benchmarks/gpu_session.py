@@ -1,0 +1,146 @@
+"""One device-machine session, prepared to run once: python benchmarks/gpu_session.py OUT_DIR
+
+Starts the offline test suite on CPU cores 8-15 in the background (GPU visible), runs the GPU
+throughput benchmark and the recipe candidates on the other cores, and writes every figure to
+OUT_DIR (session.log, results.json, pytest.log) as it goes, stopping each part before the
+time budget (`--budget` seconds) runs out. Candidates are screened on seed 0; the best one that
+meets the time goal is then run on seeds 1 and 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+# name -> (recipe, overrides, training-seconds goal, accuracy goal)
+CANDIDATES = {
+    "fast": [
+        ("as-is", {}),
+        ("eager", {"compile": "none"}),
+        ("12ep", {"epochs": 12}),
+        ("2048", {"batch_size": 2048, "lr": 0.8}),
+    ],
+    "best": [
+        ("as-is", {}),
+        ("30ep", {"epochs": 30}),
+        ("w96-25ep", {"model_options": {"widths": [96, 192, 384]}, "epochs": 25}),
+    ],
+}
+GOALS = {"fast": (2.0, 0.930), "best": (10.0, 0.950)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("--budget", type=float, default=540)
+    parser.add_argument("--images", type=int, default=40_000, help="images per throughput row")
+    parser.add_argument("--limit-train", type=int, default=None, help="dry runs: fewer images")
+    parser.add_argument("--no-pytest", action="store_true")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    left = lambda: args.budget - (time.perf_counter() - started)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_file = open(out / "session.log", "a")
+    results: dict = {}
+
+    def log(*parts):
+        line = " ".join(str(p) for p in parts)
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    def save():
+        (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+
+    env = dict(os.environ, OMP_NUM_THREADS="4")
+    pytest = None if args.no_pytest else subprocess.Popen(
+        ["taskset", "-c", "8-15", sys.executable, "-m", "pytest", "-q", "-m", "not integration",
+         "-p", "no:cacheprovider", "-o", "addopts="],
+        stdout=open(out / "pytest.log", "w"), stderr=subprocess.STDOUT, env=env)
+    if os.cpu_count() >= 16:
+        os.sched_setaffinity(0, range(8))
+
+    import torch
+
+    import bench_gpu
+    from trainlab.data import create_dataset
+
+    log("GPU:", bench_gpu.gpu_name())
+    data = create_dataset("fashion-mnist", limit_train=args.limit_train)
+    if args.limit_train:
+        bench_gpu.DRY_RUN.update(limit_train=args.limit_train, epochs=1)
+    # The non-resident path (pinned host memory, non-blocking copies) gives the same batches.
+    from trainlab.data import TensorLoader
+
+    a = TensorLoader(data.test, 1000, data.mean, data.std, shuffle=True, augment="crop-flip",
+                     device=bench_gpu.DEVICE, seed=3)
+    b = TensorLoader(data.test, 1000, data.mean, data.std, shuffle=True, augment="crop-flip",
+                     device=bench_gpu.DEVICE, seed=3, device_share=0.0)
+    same = all(torch.equal(x1, x2) and torch.equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b))
+    results["pinned_path_equal"] = [a.resident, b.resident, same]
+    log("resident / pinned loaders give equal batches:", results["pinned_path_equal"])
+
+    steps = lambda name, batch: args.images // batch
+    results["throughput"] = bench_gpu.throughput_rows(data, steps, compile_modes=("none",))
+    save()
+    for recipe in ("fast", "best"):
+        seconds_goal, accuracy_goal = GOALS[recipe]
+        screened = []
+        for label, overrides in CANDIDATES[recipe]:
+            if left() < 60:
+                log(f"skipping {recipe}/{label}: {left():.0f} s left")
+                continue
+            try:
+                run = bench_gpu.recipe_runs(recipe, seeds=(0,), **overrides)
+            except Exception as error:
+                log(f"{recipe}/{label} failed: {type(error).__name__}: {error}")
+                continue
+            row = bench_gpu.describe_runs(f"{recipe}/{label} {overrides}", run)
+            results.setdefault("screen", []).append({"recipe": recipe, "label": label,
+                                                     "overrides": overrides, "runs": run})
+            screened.append((label, overrides, run[0]))
+            log(row)
+            save()
+        fitting = [c for c in screened if c[2]["train_seconds"] <= seconds_goal] or screened
+        if not fitting or left() < 60:
+            continue
+        label, overrides, first = max(fitting, key=lambda c: c[2]["test_accuracy"])
+        try:
+            more = bench_gpu.recipe_runs(recipe, seeds=(1, 2), **overrides)
+        except Exception as error:
+            log(f"{recipe}/{label} seeds 1-2 failed: {type(error).__name__}: {error}")
+            continue
+        row = bench_gpu.describe_runs(f"{recipe}/{label} {overrides} seeds 0-2", [first, *more])
+        results.setdefault("chosen", []).append({"recipe": recipe, "label": label,
+                                                 "overrides": overrides,
+                                                 "runs": [first, *more]})
+        log(row)
+        save()
+    if left() > 120:
+        results["throughput_compiled"] = bench_gpu.throughput_rows(
+            data, steps, compile_modes=("default",))
+        save()
+    if pytest is None:
+        return 0
+    try:
+        pytest.wait(timeout=max(1, left()))
+    except subprocess.TimeoutExpired:
+        pytest.kill()
+        log("pytest did not finish within the budget")
+    log("pytest exit code:", pytest.returncode)
+    log(open(out / "pytest.log").read()[-3000:])
+    results["pytest_returncode"] = pytest.returncode
+    save()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
