@@ -124,6 +124,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        help="compile the training step with torch.compile (MODE: default, "
                        "reduce-overhead = CUDA graphs, max-autotune; none = eager); the compile "
                        "time is reported apart from the training time" + _default("compile"))
+    group.add_argument("--test-time-flip", action="store_true", default=S,
+                       help="evaluate and predict on each image and its mirror image, averaging "
+                       "the two (for data where a mirrored image keeps its class)")
     group.add_argument("--deterministic", action="store_true", default=S,
                        help="use PyTorch's deterministic algorithms (same result every time, "
                        "also on GPUs; slower)")

@@ -39,7 +39,7 @@ from .metrics import count_correct
 class Runner:
     def __init__(self, model, optimizer, loss_fn, metric=None, *, device="auto", scheduler=None,
                  precision="fp32", channels_last=None, callbacks=(), progress=None,
-                 checkpoint_metadata=None, compile="none"):
+                 checkpoint_metadata=None, compile="none", test_time_flip=False):
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         # channels_last is what makes bf16 convolutions fast on CPUs (oneDNN); in fp32 it was
@@ -58,6 +58,8 @@ class Runner:
         self.compile_mode = compile
         self.model = compile_model(self.model, compile)
         self.compile_seconds = 0.0
+        # Test-time augmentation: score each image and its mirror image, average the logits.
+        self.test_time_flip = test_time_flip
         self._compiled_for: set = set()
         if self.device.type == "cuda" and not torch.are_deterministic_algorithms_enabled():
             # Fixed image sizes: let cuDNN pick the fastest convolution algorithms once.
@@ -277,7 +279,7 @@ class Runner:
         for X, y in dev_loader:
             X, y = move_batch(X, y, self.device, self.channels_last)
             with self.autocast():
-                logits = model(X)
+                logits = forward(model, X, self.test_time_flip)
             logits = logits.float()
             total_loss += self.loss_fn(logits, y).double() * len(y)
             count += len(y)
@@ -295,7 +297,7 @@ class Runner:
         self.eval_model.eval()
         x = move_inputs(x, self.device, self.channels_last)
         with self.autocast():
-            return self.eval_model(x).float()
+            return forward(self.eval_model, x, self.test_time_flip).float()
 
     # -- saving --------------------------------------------------------------------------------
     def save_model(self, save_path):
@@ -344,6 +346,13 @@ class Runner:
         from tqdm import tqdm
 
         return tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", leave=False, unit="batch")
+
+
+def forward(model, x: torch.Tensor, test_time_flip: bool = False) -> torch.Tensor:
+    """The model's output, or with `test_time_flip` the mean of it and its left-right mirror's."""
+    if not test_time_flip:
+        return model(x)
+    return (model(x) + model(x.flip(-1))) / 2
 
 
 class Stopwatch:

@@ -32,13 +32,14 @@ RECIPES: dict[str, dict[str, dict]] = {
     "fast": {
         "cpu": dict(_COMMON, model="fastcnn", epochs=9, batch_size=256, augment="flip", lr=0.1),
         "cuda": dict(_COMMON, model="fastcnn", epochs=15, batch_size=1024, augment="flip",
-                     lr=0.4, compile="default"),
+                     lr=0.4, compile="default", test_time_flip=True),
     },
     "best": {
         "cpu": dict(_COMMON, model="fastcnn", model_options={"widths": [64, 128, 256]},
-                    epochs=20, batch_size=512, augment="crop-flip", lr=0.2),
+                    epochs=20, batch_size=512, augment="crop-flip", lr=0.2, test_time_flip=True),
         "cuda": dict(_COMMON, model="fastcnn", model_options={"widths": [64, 128, 256]},
-                     epochs=20, batch_size=512, augment="crop-flip", lr=0.2, compile="default"),
+                     epochs=20, batch_size=512, augment="crop-flip", lr=0.2, compile="default",
+                     test_time_flip=True),
     },
 }
 
@@ -81,6 +82,7 @@ class TrainConfig:
     checkpoint_steps: int = 500  # also save a resume checkpoint every N steps (0: epoch ends only)
     deterministic: bool = False  # PyTorch's deterministic algorithms (slower on GPU)
     compile: str = "none"  # torch.compile mode for the training step (none: eager)
+    test_time_flip: bool = False  # evaluate/predict on each image and its mirror, averaged
     out: str | None = None  # run directory; default runs/<model>-<data>-<time>
     recipe: str | None = None  # the recipe these settings started from, if any
 

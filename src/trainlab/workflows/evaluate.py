@@ -37,7 +37,8 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
     model, meta = load_run_model(run_dir, checkpoint, device=device)
     # Score with the precision the run trained and was tested with, so the figures agree.
     runner = Runner(model, None, F.cross_entropy, None, device=device,
-                    precision=config.precision, progress=False)
+                    precision=config.precision, progress=False,
+                    test_time_flip=config.test_time_flip)
     data = dataset_for(config)
     prep = meta["preprocessing"]
     loader = TensorLoader(getattr(data, split), config.eval_batch_size, prep["mean"], prep["std"],

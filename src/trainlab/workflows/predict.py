@@ -16,6 +16,7 @@ from PIL import Image
 from ..data.image_files import is_image_file, to_array
 from ..data.transforms import normalize
 from ..engine import resolve_device
+from ..engine.runner import forward
 from .run_dir import BEST, load_run_model, resolve_run_dir
 
 BATCH = 256
@@ -78,7 +79,8 @@ def predict_files(run: str | Path, inputs: list[str | Path], top_k: int = 3,
     for start in range(0, len(loaded), BATCH):
         chunk = loaded[start:start + BATCH]
         x = normalize(torch.stack([t for _, t in chunk]).to(device), mean, std)
-        probabilities = model(x).float().softmax(dim=1).cpu()
+        probabilities = forward(model, x, bool(meta.get("test_time_flip"))).float() \
+            .softmax(dim=1).cpu()
         values, indices = probabilities.topk(top_k, dim=1)
         for (path, _), vals, idxs in zip(chunk, values.tolist(), indices.tolist()):
             predictions.append(Prediction(path, [names[i] for i in idxs], vals))

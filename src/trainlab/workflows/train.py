@@ -71,6 +71,7 @@ def checkpoint_metadata(config: TrainConfig, data) -> dict:
         "input_size": list(data.image_size),
         "class_names": data.class_names,
         "preprocessing": data.preprocessing(),
+        "test_time_flip": config.test_time_flip,
         "data": config.data,
         "trainlab_version": __version__,
         "torch_version": torch.__version__,
@@ -119,7 +120,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
                     scheduler=scheduler, precision=config.precision,
                     callbacks=[*writers, *faults.from_environment()],
-                    checkpoint_metadata=checkpoint_metadata(config, data), compile=config.compile)
+                    checkpoint_metadata=checkpoint_metadata(config, data), compile=config.compile,
+                    test_time_flip=config.test_time_flip)
     for loader in (train_loader, dev_loader, test_loader):  # batches in the model's layout
         loader.channels_last = runner.channels_last
     if resume_dir is not None:
