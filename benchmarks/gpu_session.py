@@ -22,19 +22,11 @@ sys.path.insert(0, str(HERE))
 # name -> (recipe, overrides, training-seconds goal, accuracy goal)
 CANDIDATES = {
     "fast": [
-        ("as-is", {}),
-        ("eager", {"compile": "none"}),
-        ("no-tta", {"test_time_flip": False}),
-        ("12ep", {"epochs": 12}),
-        ("2048", {"batch_size": 2048, "lr": 0.8}),
+        ("8ep-eager", {"epochs": 8, "compile": "none"}),
+        ("10ep-eager", {"epochs": 10, "compile": "none"}),
     ],
-    "best": [  # screened eager: compiling each new width costs device time, and these are
-        # compute-bound at batch 512
-        ("eager", {"compile": "none"}),
-        ("30ep-eager", {"epochs": 30, "compile": "none"}),
-        ("w96-eager", {"model_options": {"widths": [96, 192, 384]}, "compile": "none"}),
-        ("resnet18-cifar-10ep", {"model": "resnet18", "model_options": {"stem": "cifar"},
-                                 "epochs": 10, "compile": "none"}),
+    "best": [
+        ("30ep", {"epochs": 30}),
     ],
 }
 GOALS = {"fast": (2.0, 0.930), "best": (10.0, 0.950)}
@@ -47,6 +39,9 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=40_000, help="images per throughput row")
     parser.add_argument("--limit-train", type=int, default=None, help="dry runs: fewer images")
     parser.add_argument("--no-pytest", action="store_true")
+    parser.add_argument("--recipes", default="fast,best")
+    parser.add_argument("--recipes-only", action="store_true")
+    parser.add_argument("--finalists", type=int, default=1, help="candidates run on 3 seeds")
     args = parser.parse_args()
     started = time.perf_counter()
     left = lambda: args.budget - (time.perf_counter() - started)
@@ -93,13 +88,14 @@ def main() -> int:
     log("resident / pinned loaders give equal batches:", results["pinned_path_equal"])
 
     steps = lambda name, batch: max(3, args.images // batch)
-    results["throughput"] = bench_gpu.throughput_rows(data, steps, compile_modes=("none",))
-    save()
-    for recipe in ("fast", "best"):
+    if not args.recipes_only:
+        results["throughput"] = bench_gpu.throughput_rows(data, steps, compile_modes=("none",))
+        save()
+    def run_recipe(recipe):
         seconds_goal, accuracy_goal = GOALS[recipe]
         screened = []
         for label, overrides in CANDIDATES[recipe]:
-            if left() < 60:
+            if left() < 30:
                 log(f"skipping {recipe}/{label}: {left():.0f} s left")
                 continue
             try:
@@ -114,24 +110,36 @@ def main() -> int:
             log(row)
             save()
         fitting = [c for c in screened if c[2]["train_seconds"] <= seconds_goal] or screened
-        if not fitting or left() < 60:
+        chosen = sorted(fitting, key=lambda c: -c[2]["test_accuracy"])[:args.finalists]
+        for label, overrides, first in chosen:
+            if left() < 30:
+                return
+            try:
+                more = bench_gpu.recipe_runs(recipe, seeds=(1, 2), **overrides)
+            except Exception as error:
+                log(f"{recipe}/{label} seeds 1-2 failed: {type(error).__name__}: {error}")
+                return
+            row = bench_gpu.describe_runs(f"{recipe}/{label} {overrides} seeds 0-2",
+                                          [first, *more])
+            results.setdefault("chosen", []).append({"recipe": recipe, "label": label,
+                                                     "overrides": overrides,
+                                                     "runs": [first, *more]})
+            log(row)
+            save()
+
+    recipes = args.recipes.split(",")
+    if "fast" in recipes:
+        run_recipe("fast")
+    compiled_rows = [("fastcnn", 1024), ("fastcnn", 256), ("resnet18", 1024), ("resnet18", 256)]
+    for row in [] if args.recipes_only else compiled_rows:
+        if left() < 100:
+            log(f"skipping compiled row {row}: {left():.0f} s left")
             continue
-        label, overrides, first = max(fitting, key=lambda c: c[2]["test_accuracy"])
-        try:
-            more = bench_gpu.recipe_runs(recipe, seeds=(1, 2), **overrides)
-        except Exception as error:
-            log(f"{recipe}/{label} seeds 1-2 failed: {type(error).__name__}: {error}")
-            continue
-        row = bench_gpu.describe_runs(f"{recipe}/{label} {overrides} seeds 0-2", [first, *more])
-        results.setdefault("chosen", []).append({"recipe": recipe, "label": label,
-                                                 "overrides": overrides,
-                                                 "runs": [first, *more]})
-        log(row)
+        results.setdefault("throughput_compiled", []).extend(bench_gpu.throughput_rows(
+            data, steps, compile_modes=("default",), rows=[row]))
         save()
-    if left() > 120:
-        results["throughput_compiled"] = bench_gpu.throughput_rows(
-            data, steps, compile_modes=("default",))
-        save()
+    if "best" in recipes:
+        run_recipe("best")
     if pytest is None:
         return 0
     try:

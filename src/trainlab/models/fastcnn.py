@@ -5,7 +5,9 @@ CPU" (see `--recipe fast`). A 3x3 conv-BN-ReLU stem, then two stages of two such
 """
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ._base import ImageClassifier
 from ._registry import register_model
@@ -17,11 +19,17 @@ def conv_bn(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 
 class GlobalMaxPool(nn.Module):
-    """(B, C, H, W) -> (B, C): the largest value per channel. The same as AdaptiveMaxPool2d(1) +
-    Flatten, but its backward pass has a deterministic CUDA implementation (--deterministic)."""
+    """(B, C, H, W) -> (B, C): the largest value per channel (AdaptiveMaxPool2d(1) + Flatten).
+
+    Under --deterministic it uses `amax`, whose backward has a deterministic CUDA version
+    (adaptive max-pooling's has none). Otherwise adaptive max-pooling: its backward follows the
+    saved argmax, where amax's compares values again, which under torch.compile on a GPU gave
+    NaN gradients in bf16 (one H200, torch 2.11)."""
 
     def forward(self, x):
-        return x.amax(dim=(2, 3))
+        if torch.are_deterministic_algorithms_enabled():
+            return x.amax(dim=(2, 3))
+        return F.adaptive_max_pool2d(x, 1).flatten(1)
 
 
 class FastCNN(ImageClassifier):
