@@ -55,18 +55,40 @@ def save_checkpoint(path: str | Path, model: nn.Module, metadata: dict | None = 
     atomic_write(Path(path), lambda tmp: save_file(state, tmp, metadata=header))
 
 
-def load_checkpoint(path: str | Path, device="cpu") -> tuple[dict, dict]:
-    """Return (state_dict, metadata) from a .safetensors checkpoint."""
+# The metadata is a few kB (class names, preprocessing); a header far larger is not ours.
+MAX_METADATA_CHARS = 4_000_000
+
+
+def read_checkpoint_metadata(path: str | Path) -> dict:
+    """The JSON metadata of a .safetensors checkpoint, read from its header alone (no tensors)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        state = load_file(str(path), device=str(device))
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
-        metadata = json.loads(header.get(METADATA_KEY, "{}"))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({error}); it may be "
+                              "truncated or corrupted") from error
+    text = header.get(METADATA_KEY, "{}")
+    if len(text) > MAX_METADATA_CHARS:
+        raise CheckpointError(f"{path} cannot be used: its metadata is {len(text):,} characters "
+                              f"long, more than the {MAX_METADATA_CHARS:,} a checkpoint needs")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:  # RecursionError: absurdly nested JSON
+        raise CheckpointError(f"{path} cannot be used: its metadata is not valid JSON "
+                              f"({type(error).__name__})") from error
+
+
+def load_checkpoint(path: str | Path, device="cpu") -> tuple[dict, dict]:
+    """Return (state_dict, metadata) from a .safetensors checkpoint."""
+    path = Path(path)
+    metadata = read_checkpoint_metadata(path)
+    try:
+        state = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path} is not a readable checkpoint ({error}); it may be "
                               "truncated or corrupted") from error

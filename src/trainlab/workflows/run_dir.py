@@ -15,8 +15,10 @@ import re
 import time
 from pathlib import Path
 
-from ..engine import load_checkpoint
+from ..engine import CheckpointError, load_checkpoint
+from ..engine.checkpoint import read_checkpoint_metadata
 from ..models import create_model
+from .checkpoint_metadata import check_metadata
 
 METRIC_COLUMNS = ["step", "epoch", "split", "loss", "accuracy", "lr"]
 BEST, LAST = "best.safetensors", "last.safetensors"
@@ -24,6 +26,21 @@ BEST, LAST = "best.safetensors", "last.safetensors"
 
 class RunDirError(ValueError):
     pass
+
+
+# The run directory this process is working on (set by new_run_dir and resolve_run_dir), so that
+# the CLI can put an unexpected error's traceback next to the run's other files.
+_current_run_dir: Path | None = None
+
+
+def current_run_dir() -> Path | None:
+    return _current_run_dir
+
+
+def _set_current(path: Path) -> Path:
+    global _current_run_dir
+    _current_run_dir = path
+    return path
 
 
 def new_run_dir(out: str | None, model: str, data: str, root: str = "runs") -> Path:
@@ -40,7 +57,7 @@ def new_run_dir(out: str | None, model: str, data: str, root: str = "runs") -> P
             path = path.with_name(f"{path.name.rsplit('~', 1)[0]}~{suffix}")
             suffix += 1
     path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _set_current(path)
 
 
 def resolve_run_dir(run: str | Path) -> Path:
@@ -48,7 +65,7 @@ def resolve_run_dir(run: str | Path) -> Path:
     if not (path / "config.yaml").is_file():
         raise RunDirError(f"{path} is not a run directory (no config.yaml); pass the folder that "
                           "`trainlab train` printed")
-    return path
+    return _set_current(path)
 
 
 class MetricsWriter:
@@ -86,12 +103,23 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def load_run_model(run: str | Path, which: str = BEST, device="cpu"):
-    """(model, metadata) rebuilt from a run's checkpoint; no pickle involved."""
-    state, meta = load_checkpoint(Path(run) / which, device=device)
-    if "model" not in meta:
-        raise RunDirError(f"{Path(run) / which} has no trainlab metadata (model name, classes)")
-    model = create_model(meta["model"], in_channels=meta["in_channels"],
-                         num_classes=meta["num_classes"], input_size=tuple(meta["input_size"]),
-                         **meta.get("model_options", {}))
-    model.load_state_dict(state)
+    """(model, metadata) rebuilt from a run's checkpoint; no pickle involved. The metadata is
+    checked before anything is built from it (a checkpoint may come from anyone)."""
+    path = Path(run) / which
+    meta = check_metadata(read_checkpoint_metadata(path), path)
+    try:
+        model = create_model(meta["model"], in_channels=meta["in_channels"],
+                             num_classes=meta["num_classes"], input_size=tuple(meta["input_size"]),
+                             **meta.get("model_options", {}))
+    except Exception as error:  # e.g. an input too small for the model's layers
+        raise CheckpointError(f"{path} cannot be used: its metadata describes a model that cannot "
+                              f"be built ({error})") from error
+    state, _ = load_checkpoint(path, device=device)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[:2]
+        raise CheckpointError(f"{path} cannot be used: its weights do not fit the "
+                              f"{meta['model']!r} model its metadata describes "
+                              f"({' '.join(s.strip() for s in first)[:300]})") from error
     return model.to(device).eval(), meta

@@ -20,6 +20,7 @@ from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distr
 from ..engine.runner import NonFiniteLossError
 from ..models import create_model
 from . import faults
+from .checkpoint_metadata import checkpoint_metadata
 from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
 from .resume import RESUME, ResumeCheckpointer, load_resume_checkpoint
 from .run_dir import BEST, LAST, MetricsWriter, new_run_dir, read_metrics, resolve_run_dir, write_json
@@ -57,24 +58,6 @@ def resume(run: str | Path, force: bool = False, echo=print, **overrides) -> Tra
                           "configurations:\n  " + "\n  ".join(changes)
                           + "\nDrop those flags, or add --force to resume with them anyway.")
     return train(wanted, echo=echo, resume_dir=run_dir)
-
-
-def checkpoint_metadata(config: TrainConfig, data) -> dict:
-    """What a checkpoint needs to be used on its own: the model to build, the classes, and how
-    an image must be prepared (plain JSON, stored inside the safetensors file)."""
-    return {
-        "format": "trainlab-checkpoint-1",
-        "model": config.model,
-        "model_options": config.model_options,
-        "in_channels": data.in_channels,
-        "num_classes": data.num_classes,
-        "input_size": list(data.image_size),
-        "class_names": data.class_names,
-        "preprocessing": data.preprocessing(),
-        "data": config.data,
-        "trainlab_version": __version__,
-        "torch_version": torch.__version__,
-    }
 
 
 def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> TrainResult:
@@ -121,8 +104,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
                     callbacks=[*writers, *faults.from_environment()],
                     checkpoint_metadata=checkpoint_metadata(config, data))
     if resume_dir is not None:
-        state = load_resume_checkpoint(run_dir, echo)
-        runner.load_training_state(state, train_loader)
+        state = load_resume_checkpoint(
+            run_dir, echo, apply=lambda state: runner.load_training_state(state, train_loader))
         checkpointer.last_saved_step = state["global_step"]
         if main:
             metrics.keep_rows(len(runner.history))  # rows after that checkpoint come again
