@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
 
 import yaml
 
@@ -12,6 +18,8 @@ from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, CheckpointError, DeviceE
 from ..models import get_model_entry, list_models, model_options
 from ..workflows import (
     RECIPES,
+    current_run_dir,
+    forget_current_run_dir,
     ConfigError,
     RunDirError,
     TrainConfig,
@@ -129,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, evaluate and use classic neural networks on image data sets.",
         epilog="Start with `trainlab demo`, then e.g. `trainlab train --model cnn --data "
                "fashion-mnist --epochs 5`.")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an unexpected error, show the full traceback instead of saving "
+                        "it to a log file")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("datasets", help="list the data sets")
     commands.add_parser("models", help="list the models and their options")
@@ -193,7 +204,7 @@ def command_train(args) -> int:
     if args.nproc and args.nproc > 1 and distributed.world_size() == 1:
         return relaunch_with_torchrun(args.nproc, args.argv)
     given = {k: v for k, v in vars(args).items()
-             if k not in ("command", "config", "resume", "force", "nproc", "argv")}
+             if k not in ("command", "config", "resume", "force", "nproc", "argv", "debug")}
     if "model_options" in given:
         given["model_options"] = parse_model_options(given["model_options"])
     if args.resume:
@@ -250,12 +261,54 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
+    forget_current_run_dir()
     try:
-        return HANDLERS[args.command](args)
+        code = HANDLERS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's exit-time flush
+        return code
     except (DataError, ConfigError, CheckpointError, RunDirError, DeviceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except TrainingStopped as error:
         print(f"training stopped: {error}", file=sys.stderr)
         return 3
+    except BrokenPipeError:  # `trainlab evaluate RUN | head`: the reader has gone; so do we
+        return quiet_broken_pipe()
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"error: {type(error).__name__}: {error}\n"
+              f"This is a bug or an unexpected situation; the full traceback is in "
+              f"{save_traceback(error)} (or run again with `trainlab --debug ...` to see it).",
+              file=sys.stderr)
+        return 1
 
+
+def quiet_broken_pipe() -> int:
+    """Exit like a Unix tool whose output pipe closed: no message, status 128 + SIGPIPE."""
+    try:  # Python flushes stdout again at exit; point it at /dev/null so that flush is silent
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + getattr(signal, "SIGPIPE", 13)
+
+
+def save_traceback(error: BaseException) -> Path:
+    """Write `error`'s traceback to error.log in the run directory this command worked on (if
+    any, and writable), else to a file in the temporary directory; return where it went."""
+    text = (f"trainlab {' '.join(sys.argv[1:])}\n{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+            + "".join(traceback.format_exception(type(error), error, error.__traceback__)))
+    run_dir = current_run_dir()
+    if run_dir is not None:
+        try:
+            path = run_dir / "error.log"
+            with open(path, "a") as handle:
+                handle.write(text + "\n")
+            return path
+        except OSError:
+            pass
+    handle, name = tempfile.mkstemp(prefix="trainlab-error-", suffix=".log")
+    with os.fdopen(handle, "w") as file:
+        file.write(text)
+    return Path(name)

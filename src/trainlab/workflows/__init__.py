@@ -2,12 +2,12 @@
 from .config import RECIPES, ConfigError, TrainConfig, build_config, read_config_file
 from .evaluate import evaluate_run
 from .predict import Prediction, predict_files, write_predictions_csv
-from .run_dir import RunDirError, current_run_dir, load_run_model
+from .run_dir import RunDirError, current_run_dir, forget_current_run_dir, load_run_model
 from .train import TrainingStopped, TrainResult, resume, train
 
 __all__ = [
     "TrainConfig", "RECIPES", "build_config", "read_config_file", "ConfigError",
     "train", "resume", "TrainResult", "TrainingStopped",
     "evaluate_run", "predict_files", "write_predictions_csv", "Prediction",
-    "load_run_model", "RunDirError", "current_run_dir",
+    "load_run_model", "RunDirError", "current_run_dir", "forget_current_run_dir",
 ]

@@ -37,7 +37,12 @@ def current_run_dir() -> Path | None:
     return _current_run_dir
 
 
-def _set_current(path: Path) -> Path:
+def forget_current_run_dir() -> None:
+    """Start a new command with no run directory known (the CLI may run several in a process)."""
+    _set_current(None)
+
+
+def _set_current(path: Path | None) -> Path | None:
     global _current_run_dir
     _current_run_dir = path
     return path
