@@ -82,7 +82,7 @@ def class_names_for(labels: list[str]) -> list[str]:
     return sorted(set(labels))
 
 
-@register_dataset("csv", "your images plus a labels CSV `id,label` (seed 000 layout)",
+@register_dataset("csv", "your images plus a labels CSV with header `id,label`",
                   takes_path=True)
 def csv_labelled_images(path: str, data_dir=None, download=False, image_size=None) -> SourceData:
     csv_path = find_labels_csv(Path(path).expanduser())
