@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from ..engine.checkpoint import writing
+
 
 def plot(runner, fig_name, sample_every: int = 30):
     """Seed 001's figure: train (every `sample_every` steps) and dev loss; dev accuracy."""
@@ -60,7 +62,8 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
         axis.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with writing(path):
+        fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
@@ -84,5 +87,6 @@ def plot_confusion_matrix(matrix, class_names: list[str], path: str | Path, titl
     fig.colorbar(image, ax=axis, fraction=0.046)
     axis.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with writing(path):
+        fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -14,7 +15,15 @@ from pathlib import Path
 import yaml
 
 from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, DataError, check_dataset, list_datasets
-from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, CheckpointError, DeviceError, distributed
+from ..engine import (
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    CheckpointError,
+    DeviceError,
+    WriteError,
+    distributed,
+)
 from ..models import get_model_entry, list_models, model_options
 from ..workflows import (
     RECIPES,
@@ -23,10 +32,12 @@ from ..workflows import (
     ConfigError,
     RunDirError,
     TrainConfig,
+    TrainingInterrupted,
     TrainingStopped,
     build_config,
     evaluate_run,
     predict_files,
+    raise_terminated,
     resume,
     train,
     write_predictions_csv,
@@ -262,13 +273,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     forget_current_run_dir()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_sigterm = signal.signal(signal.SIGTERM, raise_terminated) if in_main_thread else None
     try:
         code = HANDLERS[args.command](args)
         sys.stdout.flush()  # a closed pipe shows here, not in Python's exit-time flush
         return code
-    except (DataError, ConfigError, CheckpointError, RunDirError, DeviceError) as error:
+    except (DataError, ConfigError, CheckpointError, RunDirError, DeviceError,
+            WriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as error:
+        print(error, file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt as error:  # Ctrl-C or SIGTERM outside the training loop
+        run_dir = current_run_dir()
+        hint = (f"; continue with `trainlab train --resume {run_dir}`"
+                if args.command in ("train", "demo") and run_dir is not None
+                and (run_dir / "config.yaml").exists() else "")
+        print(f"interrupted{hint}", file=sys.stderr)
+        return 128 + getattr(error, "signum", signal.SIGINT)
     except TrainingStopped as error:
         print(f"training stopped: {error}", file=sys.stderr)
         return 3
@@ -282,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{save_traceback(error)} (or run again with `trainlab --debug ...` to see it).",
               file=sys.stderr)
         return 1
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
 
 
 def quiet_broken_pipe() -> int:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..analysis import plot_confusion_matrix
 from ..data import TensorLoader
-from ..engine import Runner, confusion_matrix, per_class_accuracy, resolve_device
+from ..engine import Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
 from .config import build_config, dataset_for
 from .run_dir import BEST, load_run_model, resolve_run_dir, write_json
 
@@ -57,7 +57,8 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
         "class_names": names,
     }
     write_json(run_dir / f"evaluation-{split}.json", report)
-    with open(run_dir / f"confusion-{split}.csv", "w", newline="") as handle:
+    with writing(run_dir / f"confusion-{split}.csv"), \
+            open(run_dir / f"confusion-{split}.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["true \\ predicted", *names])
         for name, row in zip(names, matrix.tolist()):

@@ -8,16 +8,14 @@ one loadable checkpoint. Read with `torch.load(weights_only=True)`: nothing in t
 """
 from __future__ import annotations
 
-import os
 import platform
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .. import __version__
 from ..engine import CheckpointError
-from ..engine.checkpoint import load_failure
+from ..engine.checkpoint import atomic_write, load_failure
 
 RESUME, PREVIOUS = "resume.pt", "resume-prev.pt"
 
@@ -49,16 +47,8 @@ class ResumeCheckpointer:
         state = runner.training_state(loader)  # raises on a non-finite loss: nothing is saved
         state["config"] = self.config
         state["versions"] = versions()
-        path = self.run_dir / RESUME
-        handle, temporary = tempfile.mkstemp(prefix=".resume.", suffix=".tmp", dir=self.run_dir)
-        os.close(handle)
-        try:
-            torch.save(state, temporary)
-            if path.exists():
-                os.replace(path, self.run_dir / PREVIOUS)
-            os.replace(temporary, path)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        atomic_write(self.run_dir / RESUME, lambda temporary: torch.save(state, temporary),
+                     keep_previous=self.run_dir / PREVIOUS)
         self.last_saved_step = runner.global_step
 
 
@@ -71,6 +61,11 @@ def read_resume_checkpoint(path: Path) -> dict:
     if not isinstance(state, dict) or "global_step" not in state:
         raise CheckpointError(f"{path} is not a trainlab resume checkpoint")
     return state
+
+
+def has_resume_checkpoint(run_dir: Path) -> bool:
+    """Whether a resume checkpoint (readable or not) exists in `run_dir`."""
+    return any((Path(run_dir) / name).exists() for name in (RESUME, PREVIOUS))
 
 
 def load_resume_checkpoint(run_dir: Path, echo=print, apply=None) -> dict:

@@ -15,7 +15,8 @@ import re
 import time
 from pathlib import Path
 
-from ..engine import CheckpointError, load_checkpoint
+from ..engine import CheckpointError, load_checkpoint, writing
+from ..engine.checkpoint import atomic_write
 from ..engine.checkpoint import read_checkpoint_metadata
 from ..models import create_model
 from .checkpoint_metadata import check_metadata
@@ -61,7 +62,8 @@ def new_run_dir(out: str | None, model: str, data: str, root: str = "runs") -> P
         while path.exists():
             path = path.with_name(f"{path.name.rsplit('~', 1)[0]}~{suffix}")
             suffix += 1
-    path.mkdir(parents=True, exist_ok=True)
+    with writing(path, "create the run directory"):
+        path.mkdir(parents=True, exist_ok=True)
     return _set_current(path)
 
 
@@ -79,16 +81,17 @@ class MetricsWriter:
     def __init__(self, path: Path, append: bool = False):
         self.path = path
         if not append:
-            with open(path, "w", newline="") as handle:
+            with writing(path), open(path, "w", newline="") as handle:
                 csv.writer(handle).writerow(METRIC_COLUMNS)
 
     def keep_rows(self, count: int) -> None:
         """Cut the file back to its header and first `count` rows (on resume)."""
         lines = self.path.read_text().splitlines(keepends=True)
-        self.path.write_text("".join(lines[:1 + count]))
+        with writing(self.path):
+            self.path.write_text("".join(lines[:1 + count]))
 
     def on_metrics(self, runner, row: dict) -> None:
-        with open(self.path, "a", newline="") as handle:
+        with writing(self.path), open(self.path, "a", newline="") as handle:
             csv.writer(handle).writerow([_format(row.get(c)) for c in METRIC_COLUMNS])
 
 
@@ -104,7 +107,8 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    text = json.dumps(data, indent=2) + "\n"
+    atomic_write(path, lambda temporary: Path(temporary).write_text(text))
 
 
 def load_run_model(run: str | Path, which: str = BEST, device="cpu"):

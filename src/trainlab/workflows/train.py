@@ -17,12 +17,14 @@ from .. import __version__
 from ..analysis import plot_curves
 from ..data import TensorLoader
 from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
+from ..engine.checkpoint import WriteError, remove_temporary_files
 from ..engine.runner import NonFiniteLossError
 from ..models import create_model
 from . import faults
 from .checkpoint_metadata import checkpoint_metadata
 from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
-from .resume import RESUME, ResumeCheckpointer, load_resume_checkpoint
+from .interrupt import StopAtStepBoundary
+from .resume import RESUME, ResumeCheckpointer, has_resume_checkpoint, load_resume_checkpoint
 from .run_dir import BEST, LAST, MetricsWriter, new_run_dir, read_metrics, resolve_run_dir, write_json
 
 
@@ -60,6 +62,14 @@ def resume(run: str | Path, force: bool = False, echo=print, **overrides) -> Tra
     return train(wanted, echo=echo, resume_dir=run_dir)
 
 
+def kept_checkpoint(run_dir: Path, checkpointer: ResumeCheckpointer, good: str = "") -> str:
+    """Which resume checkpoint survives a failed run, in words."""
+    if checkpointer.last_saved_step is None:
+        return "no checkpoint had been saved yet"
+    return (f"{run_dir / RESUME} (step {checkpointer.last_saved_step}) is the last {good}"
+            "checkpoint and was kept")
+
+
 def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> TrainResult:
     """Train as `config` says; write and return the run directory and results."""
     config.validate()
@@ -75,6 +85,17 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         echo(f"note: {note}")
 
     run_dir = resume_dir
+    if resume_dir is not None and main:
+        removed = remove_temporary_files(run_dir)
+        if removed:
+            echo(f"removed {len(removed)} unfinished temporary file(s) left by the interrupted "
+                 f"run: {', '.join(p.name for p in removed)}")
+    if resume_dir is not None and not has_resume_checkpoint(run_dir) \
+            and not (run_dir / "results.json").exists():
+        # Stopped before its first checkpoint: nothing to continue from, so start it again.
+        echo(f"{run_dir} has no resume checkpoint yet (it stopped before the first one); "
+             "training it from the start")
+        resume_dir = None
     if run_dir is None:  # rank 0 names a new directory; the others learn its name
         created = new_run_dir(config.out, config.model, config.data) if main else None
         run_dir = Path(distributed.broadcast(str(created)))
@@ -96,12 +117,13 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     loss_fn = partial(F.cross_entropy, label_smoothing=config.label_smoothing) \
         if config.label_smoothing else F.cross_entropy
     checkpointer = ResumeCheckpointer(run_dir, config.to_dict(), config.checkpoint_steps)
+    stopper = StopAtStepBoundary(checkpointer if main else None, run_dir)
     metrics = MetricsWriter(run_dir / "metrics.csv", append=resume_dir is not None) if main \
         else None
     writers = [metrics, checkpointer] if main else []
     runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
                     scheduler=scheduler, precision=config.precision,
-                    callbacks=[*writers, *faults.from_environment()],
+                    callbacks=[*writers, *faults.from_environment(), stopper],
                     checkpoint_metadata=checkpoint_metadata(config, data))
     if resume_dir is not None:
         state = load_resume_checkpoint(
@@ -109,19 +131,23 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         checkpointer.last_saved_step = state["global_step"]
         if main:
             metrics.keep_rows(len(runner.history))  # rows after that checkpoint come again
-        echo(f"resuming {run_dir} at epoch {runner.epoch}, step {runner.global_step}")
+        echo(f"resuming {run_dir} at epoch {min(runner.epoch + 1, config.epochs)} of "
+             f"{config.epochs}, after step {runner.global_step}")
     echo(f"model: {config.model} ({n_params:,} parameters) on {device}, {runner.precision}"
          + (", channels_last" if runner.channels_last else ""))
     try:
-        runner.train(train_loader, faults.wrap_dev_loader(dev_loader), num_epochs=config.epochs,
-                     log_steps=config.log_steps, eval_steps=config.eval_steps,
-                     eval_at_epoch_end=config.eval_steps == 0, save_path=run_dir / BEST)
+        with stopper:
+            runner.train(train_loader, faults.wrap_dev_loader(dev_loader),
+                         num_epochs=config.epochs, log_steps=config.log_steps,
+                         eval_steps=config.eval_steps, eval_at_epoch_end=config.eval_steps == 0,
+                         save_path=run_dir / BEST)
+        runner.save_model(run_dir / LAST)
     except NonFiniteLossError as error:
-        kept = (f"{run_dir / RESUME} (step {checkpointer.last_saved_step}) is the last good "
-                "checkpoint and was kept" if checkpointer.last_saved_step is not None
-                else "no checkpoint had been saved yet")
-        raise TrainingStopped(f"{error}\n{kept}.") from error
-    runner.save_model(run_dir / LAST)
+        raise TrainingStopped(f"{error}\n{kept_checkpoint(run_dir, checkpointer, 'good ')}.") \
+            from error
+    except WriteError as error:
+        raise WriteError(f"{error}\n{kept_checkpoint(run_dir, checkpointer)}; after that, "
+                         f"continue with `trainlab train --resume {run_dir}`.") from error
 
     runner.load_model(run_dir / BEST)
     test_accuracy, test_loss = runner.evaluate(test_loader)
