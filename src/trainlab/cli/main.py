@@ -233,15 +233,14 @@ def command_demo(args) -> int:
 
 
 def command_check_data(args) -> int:
-    problems, summary, notes = check_dataset(args.data, args.data_dir, args.image_size)
-    print(summary)
-    for note in notes:
+    check = check_dataset(args.data, args.data_dir, args.image_size)
+    print(check.summary)
+    for note in check.notes:
         print(f"note: {note}")
-    for problem in problems:
+    for problem in check.problems:
         print(problem)
-    print("no problems found" if not problems else
-          f"{len(problems)} problem(s); training stops on these unless --on-bad-sample skip")
-    return 1 if problems else 0
+    print(check.advice())
+    return 1 if check.problems else 0
 
 
 def command_evaluate(args) -> int:

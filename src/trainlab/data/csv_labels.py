@@ -117,4 +117,4 @@ def csv_labelled_images(path: str, data_dir=None, download=False, image_size=Non
     notes: list[str] = []
     split = decode_image_files(paths, indices, image_size, str(csv_path), notes, problems)
     return SourceData(train=split, class_names=class_names, notes=notes, problems=problems,
-                      candidates=len(rows))
+                      candidates=len(rows), origin=f"{csv_path} and its image files")

@@ -72,4 +72,4 @@ def image_folder(path: str, data_dir=None, download=False, image_size=None) -> S
                         f"{[tuple(s.images.shape[1:]) for s in splits.values()]}; set --image-size")
     return SourceData(train=splits["train"], dev=splits.get("dev"), test=splits.get("test"),
                       class_names=class_names, notes=notes, problems=problems,
-                      candidates=candidates, fatal=fatal)
+                      candidates=candidates, fatal=fatal, origin=f"folder {root}")

@@ -6,6 +6,8 @@
     runs/<name>/last.safetensors   weights at the end of training
     runs/<name>/curves.png         loss and accuracy curves
     runs/<name>/results.json       test accuracy/loss, best dev accuracy, timings
+    runs/<name>/bad-samples.txt    with --on-bad-sample skip: every file/row left out, and why
+    runs/<name>/error.log          the traceback of an unexpected error (the CLI says so)
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from .checkpoint_metadata import check_metadata
 
 METRIC_COLUMNS = ["step", "epoch", "split", "loss", "accuracy", "lr"]
 BEST, LAST = "best.safetensors", "last.safetensors"
+BAD_SAMPLES = "bad-samples.txt"  # with --on-bad-sample skip: every file/row left out, and why
 
 
 class RunDirError(ValueError):
@@ -104,6 +107,11 @@ def _format(value):
 def read_metrics(path: Path) -> list[dict]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    text = "".join(f"{line}\n" for line in lines)
+    atomic_write(path, lambda temporary: Path(temporary).write_text(text))
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -25,7 +25,17 @@ from .checkpoint_metadata import checkpoint_metadata
 from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
 from .interrupt import StopAtStepBoundary
 from .resume import RESUME, ResumeCheckpointer, has_resume_checkpoint, load_resume_checkpoint
-from .run_dir import BEST, LAST, MetricsWriter, new_run_dir, read_metrics, resolve_run_dir, write_json
+from .run_dir import (
+    BAD_SAMPLES,
+    BEST,
+    LAST,
+    MetricsWriter,
+    new_run_dir,
+    read_metrics,
+    resolve_run_dir,
+    write_json,
+    write_lines,
+)
 
 
 class TrainingStopped(RuntimeError):
@@ -101,6 +111,10 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         run_dir = Path(distributed.broadcast(str(created)))
     if main:
         config.save(run_dir / "config.yaml")
+        if data.problems:  # the note above shows 50 at most; the file names every one
+            write_lines(run_dir / BAD_SAMPLES, data.problems)
+            echo(f"all {len(data.problems)} left-out sample(s) are listed in "
+                 f"{run_dir / BAD_SAMPLES}")
     model = create_model(config.model, in_channels=data.in_channels, num_classes=data.num_classes,
                          input_size=data.image_size, **config.model_options)
     n_params = sum(p.numel() for p in model.parameters())
@@ -171,6 +185,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         "data": config.data,
         "data_sizes": {"train": len(data.train), "dev": len(data.dev), "test": len(data.test)},
         "data_notes": data.notes,
+        "bad_samples_left_out": len(data.problems),
+        "bad_samples_file": BAD_SAMPLES if data.problems else None,
         "device": str(device),
         "processes": distributed.world_size(),
         "precision": runner.precision,
