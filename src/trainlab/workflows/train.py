@@ -23,6 +23,7 @@ from ..models import create_model
 from . import faults
 from .checkpoint_metadata import checkpoint_metadata
 from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
+from .console_log import ConsoleLog
 from .interrupt import StopAtStepBoundary
 from .resume import RESUME, ResumeCheckpointer, has_resume_checkpoint, load_resume_checkpoint
 from .run_dir import (
@@ -137,8 +138,9 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     writers = [metrics, checkpointer] if main else []
     runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
                     scheduler=scheduler, precision=config.precision,
-                    callbacks=[*writers, *faults.from_environment(), stopper],
-                    checkpoint_metadata=checkpoint_metadata(config, data))
+                    callbacks=[*writers, *faults.from_environment(), stopper,
+                               ConsoleLog(config.epochs, len(train_loader))],
+                    checkpoint_metadata=checkpoint_metadata(config, data), course_log=False)
     if resume_dir is not None:
         state = load_resume_checkpoint(
             run_dir, echo, apply=lambda state: runner.load_training_state(state, train_loader))
