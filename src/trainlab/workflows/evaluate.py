@@ -63,8 +63,10 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
         writer.writerow(["true \\ predicted", *names])
         for name, row in zip(names, matrix.tolist()):
             writer.writerow([name, *row])
-    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}.png",
-                          title=f"{split}: accuracy {report['accuracy']:.4f}")
+    title = f"{run_dir.name}: {split} accuracy {report['accuracy']:.4f} ({checkpoint})"
+    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}.png", title=title)
+    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}-normalised.png",
+                          title=f"{title}\neach row: share of that true class", normalise=True)
 
     echo(f"{split} accuracy: {report['accuracy']:.4f}   loss: {report['loss']:.4f}   "
          f"({len(labels)} images, {checkpoint})")
@@ -76,5 +78,5 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
     for name, row in zip(names, matrix.tolist()):
         echo(f"{name:<{width}}  " + " ".join(f"{v:5d}" for v in row))
     echo(f"saved: {run_dir / f'evaluation-{split}.json'}, confusion-{split}.csv, "
-         f"confusion-{split}.png")
+         f"confusion-{split}.png, confusion-{split}-normalised.png")
     return report

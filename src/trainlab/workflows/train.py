@@ -171,7 +171,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     if not main:
         return TrainResult(run_dir, {"test_accuracy": test_accuracy, "test_loss": test_loss})
     plot_curves(read_metrics(run_dir / "metrics.csv"), run_dir / "curves.png",
-                title=f"{config.model} on {config.data}")
+                title=f"{run_dir.name}: {config.model} on {config.data}")
     results = {
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
