@@ -163,8 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-data", help="scan a data set and list every problem "
                                 "(unreadable images, bad label rows, empty classes)")
     check.add_argument("data", help="a name from `trainlab datasets`, folder:PATH or csv:PATH")
-    check.add_argument("--data-dir", default="data")
-    check.add_argument("--image-size", type=int, default=None)
+    check.add_argument("--data-dir", default="data",
+                       help="where data files live (default: data)")
+    check.add_argument("--image-size", type=int, default=None, metavar="S",
+                       help="resize images to S x S, as training would")
     evaluate = commands.add_parser("evaluate", help="score a run's best checkpoint: accuracy, "
                                    "loss, per-class accuracy, confusion matrix")
     evaluate.add_argument("run", help="run directory")
