@@ -85,9 +85,8 @@ def test_write_errors_say_why_in_words(tmp_path):
     for number, words in ((errno.ENOSPC, "no space left on the device"),
                           (errno.EACCES, "permission denied"),
                           (errno.EROFS, "read-only")):
-        with pytest.raises(WriteError, match=words) as error:
-            with writing(tmp_path / "x.csv"):
-                raise OSError(number, os.strerror(number))
+        with pytest.raises(WriteError, match=words) as error, writing(tmp_path / "x.csv"):
+            raise OSError(number, os.strerror(number))
         assert str(tmp_path / "x.csv") in str(error.value) and error.value.errno == number
 
 

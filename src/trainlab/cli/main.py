@@ -27,15 +27,15 @@ from ..engine import (
 from ..models import get_model_entry, list_models, model_options
 from ..workflows import (
     RECIPES,
-    current_run_dir,
-    forget_current_run_dir,
     ConfigError,
     RunDirError,
     TrainConfig,
     TrainingInterrupted,
     TrainingStopped,
     build_config,
+    current_run_dir,
     evaluate_run,
+    forget_current_run_dir,
     predict_files,
     raise_terminated,
     resume,

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 from ..engine import CheckpointError, load_checkpoint, writing
-from ..engine.checkpoint import atomic_write
-from ..engine.checkpoint import read_checkpoint_metadata
+from ..engine.checkpoint import atomic_write, read_checkpoint_metadata
 from ..models import create_model
 from .checkpoint_metadata import check_metadata
 
