@@ -157,6 +157,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
                          num_epochs=config.epochs, log_steps=config.log_steps,
                          eval_steps=config.eval_steps, eval_at_epoch_end=config.eval_steps == 0,
                          save_path=run_dir / BEST)
+            stopper.on_step_end(runner, train_loader)  # a signal after the last step's check
         runner.save_model(run_dir / LAST)
     except NonFiniteLossError as error:
         raise TrainingStopped(f"{error}\n{kept_checkpoint(run_dir, checkpointer, 'good ')}.") \
