@@ -199,3 +199,21 @@ def test_skip_is_offered_only_where_it_applies(tmp_path, capsys):
 def test_check_data_with_a_missing_data_dir_is_an_error(tmp_path, capsys):
     assert main(["check-data", "digits", "--data-dir", str(tmp_path / "missing")]) == 2
     assert f"--data-dir {tmp_path / 'missing'} is not a folder" in capsys.readouterr().err
+
+
+def test_files_passed_over_are_all_named(tmp_path, capsys):
+    root = make_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=10, size=8)
+    for i in range(8):
+        (root / "cat" / f"notes-{i}.txt").write_text("not an image")
+    assert main(["check-data", f"folder:{root}"]) == 0
+    out = capsys.readouterr().out
+    assert "passed over 8 file(s) without an image extension" in out
+    assert all(f"notes-{i}.txt: passed over" in out for i in range(8))
+    run = tmp_path / "run"
+    assert main(["train", "--model", "mlp", "--option", "hidden=[8]", "--data", f"folder:{root}",
+                 "--out", str(run), "--epochs", "1", "--log-steps", "0"]) == 0
+    assert "all 8 passed-over file(s) are listed in" in capsys.readouterr().out
+    listed = (run / "bad-samples.txt").read_text().splitlines()
+    assert sorted(line.split(":")[0] for line in listed) == \
+        sorted(str(root / "cat" / f"notes-{i}.txt") for i in range(8))
+    assert json.loads((run / "results.json").read_text())["files_passed_over"] == 8

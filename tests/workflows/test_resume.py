@@ -92,7 +92,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(setup):
     run = root / "nan"
     stopped = trainlab("train", *data, *ARGS, "--out", str(run), fault="nan-at-step:9")
     assert stopped.returncode == 3
-    assert "the loss became nan at step 10 (epoch 0)" in stopped.stderr
+    assert "the loss became nan at step 11 (epoch 1)" in stopped.stderr
     assert "last good checkpoint" in stopped.stderr and "step 8" in stopped.stderr
     state = torch.load(run / "resume.pt", weights_only=True)
     assert state["global_step"] == 8
@@ -113,7 +113,7 @@ def test_nan_after_resume_names_the_checkpoint_it_resumed_from(setup):
                     fault="kill-at-step:21").returncode == -signal.SIGKILL
     stopped = trainlab("train", "--resume", str(run), fault="nan-at-step:21")
     assert stopped.returncode == 3
-    assert "at step 22" in stopped.stderr and "(step 20) is the last good checkpoint" in stopped.stderr
+    assert "at step 23" in stopped.stderr and "(step 20) is the last good checkpoint" in stopped.stderr
     assert torch.load(run / "resume.pt", weights_only=True)["global_step"] == 20
 
 

@@ -239,6 +239,8 @@ def command_check_data(args) -> int:
     print(check.summary)
     for note in check.notes:
         print(f"note: {note}")
+    for line in check.passed_over:
+        print(line)
     for problem in check.problems:
         print(problem)
     print(check.advice())

@@ -112,6 +112,7 @@ class DataCheck:
     cannot_skip: int  # the first `cannot_skip` problems are not fixed by --on-bad-sample skip
     summary: str
     notes: list[str]
+    passed_over: list[str]  # files not read (e.g. no image extension), each with why
 
     def advice(self) -> str:
         if not self.problems:
@@ -136,7 +137,7 @@ def check_dataset(name: str, data_dir: str | Path = DEFAULT_DATA_DIR,
     summary = (f"{name}: checked {total} samples in {len(source.class_names)} classes "
                f"({', '.join(source.class_names[:12])}{' ...' if len(source.class_names) > 12 else ''})"
                f" from {source.origin or name}; {len(problems)} problem(s)")
-    return DataCheck(problems, len(source.fatal), summary, source.notes)
+    return DataCheck(problems, len(source.fatal), summary, source.notes, source.passed_over)
 
 
 def apply_bad_sample_policy(source: SourceData, name: str, on_bad_sample: str,
@@ -196,4 +197,5 @@ def create_dataset(
         mean, std = channel_statistics(train.images)
     return ImageDataset(name=name, class_names=list(source.class_names), train=train, dev=dev,
                         test=test, mean=tuple(mean), std=tuple(std), notes=notes,
-                        problems=list(source.problems), origin=source.origin)
+                        problems=list(source.problems), origin=source.origin,
+                        passed_over=list(source.passed_over))

@@ -25,6 +25,9 @@ def format_problems(problems: list[str], full_list: str = "`trainlab check-data`
     return "  " + shown + (f"\n  ... and {more} more ({full_list})" if more > 0 else "")
 
 
+# Where a note that lists only a few passed-over files sends the reader for all of them.
+PASSED_OVER_LISTED = "all listed by `trainlab check-data` and in a run's bad-samples.txt"
+
 SKIP_ADVICE = ("Fix or remove these files, or pass --on-bad-sample skip to leave them out, then "
                "run again.")
 FATAL_ADVICE = ("--on-bad-sample skip cannot fix these: each class needs images, and every "
@@ -85,6 +88,8 @@ class SourceData:
     problems: list[str] = field(default_factory=list)
     candidates: int = 0
     fatal: list[str] = field(default_factory=list)
+    # Files not read at all, each "path: why" (e.g. no image extension): named, not problems.
+    passed_over: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +106,7 @@ class ImageDataset:
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # bad samples that were left out
     origin: str = ""  # where the images were read from (SourceData.origin)
+    passed_over: list[str] = field(default_factory=list)  # SourceData.passed_over
 
     @property
     def in_channels(self) -> int:

@@ -363,12 +363,13 @@ class Stopwatch:
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss; names the step and epoch."""
+    """Training produced a NaN or infinite loss; names the step and epoch (`step` and `epoch`
+    are the Runner's 0-based counters; the message counts from 1, as the CLI's lines do)."""
 
     def __init__(self, step: int, epoch: int, value: float):
         self.step, self.epoch, self.value = step, epoch, value
-        super().__init__(f"the loss became {value} at step {step} (epoch {epoch}); training "
-                         "stopped. Lower the learning rate (e.g. --lr), check the data for "
+        super().__init__(f"the loss became {value} at step {step + 1} (epoch {epoch + 1}); "
+                         "training stopped. Lower the learning rate (e.g. --lr), check the data for "
                          "extreme values, or use --precision fp32.")
 
 

@@ -39,6 +39,7 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
     runner = Runner(model, None, F.cross_entropy, None, device=device,
                     precision=config.precision, progress=False)
     data = dataset_for(config)
+    echo(data.describe())
     prep = meta["preprocessing"]
     loader = TensorLoader(getattr(data, split), config.eval_batch_size, prep["mean"], prep["std"],
                           device=device)

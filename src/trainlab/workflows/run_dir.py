@@ -6,7 +6,7 @@
     runs/<name>/last.safetensors   weights at the end of training
     runs/<name>/curves.png         loss and accuracy curves
     runs/<name>/results.json       test accuracy/loss, best dev accuracy, timings
-    runs/<name>/bad-samples.txt    with --on-bad-sample skip: every file/row left out, and why
+    runs/<name>/bad-samples.txt    every file/row left out (--on-bad-sample skip) or passed over
     runs/<name>/error.log          the traceback of an unexpected error (the CLI says so)
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ from .checkpoint_metadata import check_metadata
 
 METRIC_COLUMNS = ["step", "epoch", "split", "loss", "accuracy", "lr"]
 BEST, LAST = "best.safetensors", "last.safetensors"
-BAD_SAMPLES = "bad-samples.txt"  # with --on-bad-sample skip: every file/row left out, and why
+# Every file/row left out (--on-bad-sample skip) or passed over (no image extension), and why.
+BAD_SAMPLES = "bad-samples.txt"
 
 
 class RunDirError(ValueError):

@@ -112,10 +112,11 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         run_dir = Path(distributed.broadcast(str(created)))
     if main:
         config.save(run_dir / "config.yaml")
-        if data.problems:  # the note above shows 50 at most; the file names every one
-            write_lines(run_dir / BAD_SAMPLES, data.problems)
-            echo(f"all {len(data.problems)} left-out sample(s) are listed in "
-                 f"{run_dir / BAD_SAMPLES}")
+        if data.problems or data.passed_over:  # the notes list a few; the file names all
+            write_lines(run_dir / BAD_SAMPLES, data.problems + data.passed_over)
+            what = [f"{len(data.problems)} left-out sample(s)"] if data.problems else []
+            what += [f"{len(data.passed_over)} passed-over file(s)"] if data.passed_over else []
+            echo(f"all {' and '.join(what)} are listed in {run_dir / BAD_SAMPLES}")
     model = create_model(config.model, in_channels=data.in_channels, num_classes=data.num_classes,
                          input_size=data.image_size, **config.model_options)
     n_params = sum(p.numel() for p in model.parameters())
@@ -189,7 +190,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         "data_sizes": {"train": len(data.train), "dev": len(data.dev), "test": len(data.test)},
         "data_notes": data.notes,
         "bad_samples_left_out": len(data.problems),
-        "bad_samples_file": BAD_SAMPLES if data.problems else None,
+        "files_passed_over": len(data.passed_over),
+        "bad_samples_file": BAD_SAMPLES if data.problems or data.passed_over else None,
         "device": str(device),
         "processes": distributed.world_size(),
         "precision": runner.precision,
