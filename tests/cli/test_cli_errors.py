@@ -1,8 +1,11 @@
 """What every command does when things go wrong around it: closed pipes, unexpected errors;
 and the words it uses (plain, no course references)."""
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -99,3 +102,24 @@ def test_help_lists_and_messages_use_plain_words(tiny_run, capsys):
     captured = capsys.readouterr()
     for line in (captured.out + captured.err).splitlines():
         assert not COURSE_REFERENCE.search(line), line
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_before_training_starts_is_one_line(tiny_run, monkeypatch, signum, code, capsys):
+    """Ctrl-C or SIGTERM while the data loads (no step yet, nothing to save): one line."""
+    import importlib
+
+    train_module = importlib.import_module("trainlab.workflows.train")
+
+    def interrupted_loading(config):
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the signal arrives during this
+        raise AssertionError("the signal should have stopped the command")
+
+    monkeypatch.setattr(train_module, "dataset_for", interrupted_loading)
+    assert main(["train", *TINY, "--data", f"folder:{tiny_run / 'pets'}"]) == code
+    assert capsys.readouterr().err == "interrupted\n"
+    monkeypatch.setattr(train_module, "dataset_for", interrupted_loading)
+    assert main(["train", "--resume", str(tiny_run / "run")]) == code
+    assert capsys.readouterr().err == \
+        f"interrupted; continue with `trainlab train --resume {tiny_run / 'run'}`\n"
