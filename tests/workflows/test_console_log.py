@@ -28,7 +28,7 @@ def test_no_tty_prints_one_line_per_epoch_with_time_left_counting_from_one(tmp_p
     assert not any(re.search(r"epoch:? 0/|\[Train\]|\[Evaluate\]", line) for line in lines)
 
 
-def test_log_lines_go_above_the_progress_bar(monkeypatch, capsys):
+def test_log_lines_go_above_the_progress_bar(tmp_path, monkeypatch, capsys):
     written = []
     monkeypatch.setattr(tqdm.tqdm, "write", classmethod(lambda cls, line, **kw: written.append(line)))
     x, y = torch.randn(24, 4), torch.arange(24) % 2
@@ -36,7 +36,8 @@ def test_log_lines_go_above_the_progress_bar(monkeypatch, capsys):
     model = torch.nn.Linear(4, 2)
     runner = Runner(model, torch.optim.SGD(model.parameters(), lr=0.1), F.cross_entropy,
                     Accuracy(), device="cpu", progress=True)
-    runner.train(batches, batches, num_epochs=2, log_steps=1, eval_steps=2)
+    runner.train(batches, batches, num_epochs=2, log_steps=1, eval_steps=2,
+                 save_path=tmp_path / "best.pdparams")
     out = capsys.readouterr().out
     assert "[Train] epoch: 0/2, step: 0/8" in written[0]  # the course's text, through tqdm.write
     assert sum("[Evaluate] dev score" in line for line in written) == 4
