@@ -39,7 +39,8 @@ from .metrics import count_correct
 class Runner:
     def __init__(self, model, optimizer, loss_fn, metric=None, *, device="auto", scheduler=None,
                  precision="fp32", channels_last=None, callbacks=(), progress=None,
-                 checkpoint_metadata=None, compile="none", test_time_flip=False):
+                 checkpoint_metadata=None, compile="none", test_time_flip=False,
+                 course_log=True):
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         # channels_last is what makes bf16 convolutions fast on CPUs (oneDNN); in fp32 it was
@@ -71,6 +72,10 @@ class Runner:
         self.autocast = autocast_factory(self.device, self.precision)
         self.callbacks = list(callbacks)
         self.progress = sys.stderr.isatty() if progress is None else progress
+        self._bar = None  # the tqdm bar while one is shown: lines are written above it
+        # The course's log lines ("[Train] epoch: 0/5, step: 0/100, ...", epochs from 0). The
+        # CLI turns them off and prints its own through `write` (workflows/console_log.py).
+        self.course_log = course_log
         self.checkpoint_metadata = checkpoint_metadata or {}
         # The course's records, with the course's names and shapes.
         self.dev_scores: list[float] = []
@@ -175,6 +180,7 @@ class Runner:
                 self.stopwatch.start()
 
             self.stopwatch.stop(sync=True)
+            self._bar = None
             self._flush_step_losses()
             # Each process saw its share of the batches: sum the counts over all of them.
             loss_sum, batches, correct, images = distributed.all_reduce_sum(
@@ -325,7 +331,17 @@ class Runner:
             self.train_step_losses.append((step, value))
 
     def _print(self, line: str) -> None:
-        if self.is_main:
+        if self.course_log:
+            self.write(line)
+
+    def write(self, line: str) -> None:
+        """Print a line (rank 0 only), above the progress bar when one is shown, so the two
+        never overwrite each other."""
+        if not self.is_main:
+            return
+        if self._bar is not None:
+            self._bar.write(line)
+        else:
             print(line)
 
     def _record(self, **row) -> dict:
@@ -345,7 +361,9 @@ class Runner:
             return loader
         from tqdm import tqdm
 
-        return tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", leave=False, unit="batch")
+        self._bar = tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", leave=False,
+                         unit="batch", disable=not self.is_main)
+        return self._bar
 
 
 def forward(model, x: torch.Tensor, test_time_flip: bool = False) -> torch.Tensor:
@@ -376,12 +394,13 @@ class Stopwatch:
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss; names the step and epoch."""
+    """Training produced a NaN or infinite loss; names the step and epoch (`step` and `epoch`
+    are the Runner's 0-based counters; the message counts from 1, as the CLI's lines do)."""
 
     def __init__(self, step: int, epoch: int, value: float):
         self.step, self.epoch, self.value = step, epoch, value
-        super().__init__(f"the loss became {value} at step {step} (epoch {epoch}); training "
-                         "stopped. Lower the learning rate (e.g. --lr), check the data for "
+        super().__init__(f"the loss became {value} at step {step + 1} (epoch {epoch + 1}); "
+                         "training stopped. Lower the learning rate (e.g. --lr), check the data for "
                          "extreme values, or use --precision fp32.")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, ImageDataset, create_dataset
-from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, resolve_device
+from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, resolve_device, writing
 from ..engine.compiling import COMPILE_MODES
 from ..models import list_models, model_options
 
@@ -117,7 +117,8 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def save(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        with writing(path):
+            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
 # Settings that may change when a run is resumed: they do not change what is computed.

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..analysis import plot_confusion_matrix
 from ..data import TensorLoader
-from ..engine import Runner, confusion_matrix, per_class_accuracy, resolve_device
+from ..engine import Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
 from .config import build_config, dataset_for
 from .run_dir import BEST, load_run_model, resolve_run_dir, write_json
 
@@ -40,6 +40,7 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
                     precision=config.precision, progress=False,
                     test_time_flip=config.test_time_flip)
     data = dataset_for(config)
+    echo(data.describe())
     prep = meta["preprocessing"]
     loader = TensorLoader(getattr(data, split), config.eval_batch_size, prep["mean"], prep["std"],
                           device=device)
@@ -58,13 +59,16 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
         "class_names": names,
     }
     write_json(run_dir / f"evaluation-{split}.json", report)
-    with open(run_dir / f"confusion-{split}.csv", "w", newline="") as handle:
+    with writing(run_dir / f"confusion-{split}.csv"), \
+            open(run_dir / f"confusion-{split}.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["true \\ predicted", *names])
         for name, row in zip(names, matrix.tolist()):
             writer.writerow([name, *row])
-    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}.png",
-                          title=f"{split}: accuracy {report['accuracy']:.4f}")
+    title = f"{run_dir.name}: {split} accuracy {report['accuracy']:.4f} ({checkpoint})"
+    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}.png", title=title)
+    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}-normalised.png",
+                          title=f"{title}\neach row: share of that true class", normalise=True)
 
     echo(f"{split} accuracy: {report['accuracy']:.4f}   loss: {report['loss']:.4f}   "
          f"({len(labels)} images, {checkpoint})")
@@ -76,5 +80,5 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str = BEST, d
     for name, row in zip(names, matrix.tolist()):
         echo(f"{name:<{width}}  " + " ".join(f"{v:5d}" for v in row))
     echo(f"saved: {run_dir / f'evaluation-{split}.json'}, confusion-{split}.csv, "
-         f"confusion-{split}.png")
+         f"confusion-{split}.png, confusion-{split}-normalised.png")
     return report

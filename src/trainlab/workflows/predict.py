@@ -15,7 +15,7 @@ from PIL import Image
 
 from ..data.image_files import is_image_file, to_array
 from ..data.transforms import normalize
-from ..engine import resolve_device
+from ..engine import resolve_device, writing
 from ..engine.runner import forward
 from .run_dir import BEST, load_run_model, resolve_run_dir
 
@@ -89,7 +89,7 @@ def predict_files(run: str | Path, inputs: list[str | Path], top_k: int = 3,
 
 def write_predictions_csv(predictions: list[Prediction], path: str | Path) -> None:
     top_k = max((len(p.classes) for p in predictions), default=1)
-    with open(path, "w", newline="") as handle:
+    with writing(path), open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         header = ["path"]
         for rank in range(1, top_k + 1):

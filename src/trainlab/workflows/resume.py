@@ -8,16 +8,14 @@ one loadable checkpoint. Read with `torch.load(weights_only=True)`: nothing in t
 """
 from __future__ import annotations
 
-import os
 import platform
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .. import __version__
 from ..engine import CheckpointError
-from ..engine.checkpoint import load_failure
+from ..engine.checkpoint import atomic_write, load_failure
 
 RESUME, PREVIOUS = "resume.pt", "resume-prev.pt"
 
@@ -49,16 +47,8 @@ class ResumeCheckpointer:
         state = runner.training_state(loader)  # raises on a non-finite loss: nothing is saved
         state["config"] = self.config
         state["versions"] = versions()
-        path = self.run_dir / RESUME
-        handle, temporary = tempfile.mkstemp(prefix=".resume.", suffix=".tmp", dir=self.run_dir)
-        os.close(handle)
-        try:
-            torch.save(state, temporary)
-            if path.exists():
-                os.replace(path, self.run_dir / PREVIOUS)
-            os.replace(temporary, path)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        atomic_write(self.run_dir / RESUME, lambda temporary: torch.save(state, temporary),
+                     keep_previous=self.run_dir / PREVIOUS)
         self.last_saved_step = runner.global_step
 
 
@@ -73,8 +63,18 @@ def read_resume_checkpoint(path: Path) -> dict:
     return state
 
 
-def load_resume_checkpoint(run_dir: Path, echo=print) -> dict:
-    """The newest readable resume checkpoint; falls back to the previous one, saying so."""
+def has_resume_checkpoint(run_dir: Path) -> bool:
+    """Whether a resume checkpoint (readable or not) exists in `run_dir`."""
+    return any((Path(run_dir) / name).exists() for name in (RESUME, PREVIOUS))
+
+
+def load_resume_checkpoint(run_dir: Path, echo=print, apply=None) -> dict:
+    """The newest usable resume checkpoint; falls back to the previous one, saying so.
+
+    `apply(state)` (e.g. loading it into the Runner) is part of "usable": a checkpoint that
+    loads but does not fit the model is passed over like an unreadable one. Applying the older
+    checkpoint replaces everything a failed attempt had set.
+    """
     errors = []
     for name in (RESUME, PREVIOUS):
         path = Path(run_dir) / name
@@ -83,11 +83,18 @@ def load_resume_checkpoint(run_dir: Path, echo=print) -> dict:
             continue
         try:
             state = read_resume_checkpoint(path)
+            if apply is not None:
+                try:
+                    apply(state)
+                except Exception as error:  # wrong shapes, missing keys, wrong types
+                    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                    raise CheckpointError(f"{path} does not fit this run's model and settings "
+                                          f"({first[:200]})") from error
         except CheckpointError as error:
             errors.append(str(error))
             continue
         if errors:
             echo(f"warning: {errors[-1]}; falling back to {path} (step {state['global_step']})")
         return state
-    raise CheckpointError(f"cannot resume {run_dir}: no readable resume checkpoint\n  "
+    raise CheckpointError(f"cannot resume {run_dir}: no usable resume checkpoint\n  "
                           + "\n  ".join(errors))

@@ -17,12 +17,26 @@ from .. import __version__
 from ..analysis import plot_curves
 from ..data import TensorLoader
 from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
+from ..engine.checkpoint import WriteError, remove_temporary_files
 from ..engine.runner import NonFiniteLossError
 from ..models import create_model
 from . import faults
+from .checkpoint_metadata import checkpoint_metadata
 from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
-from .resume import RESUME, ResumeCheckpointer, load_resume_checkpoint
-from .run_dir import BEST, LAST, MetricsWriter, new_run_dir, read_metrics, resolve_run_dir, write_json
+from .console_log import ConsoleLog
+from .interrupt import StopAtStepBoundary
+from .resume import RESUME, ResumeCheckpointer, has_resume_checkpoint, load_resume_checkpoint
+from .run_dir import (
+    BAD_SAMPLES,
+    BEST,
+    LAST,
+    MetricsWriter,
+    new_run_dir,
+    read_metrics,
+    resolve_run_dir,
+    write_json,
+    write_lines,
+)
 
 
 class TrainingStopped(RuntimeError):
@@ -59,23 +73,12 @@ def resume(run: str | Path, force: bool = False, echo=print, **overrides) -> Tra
     return train(wanted, echo=echo, resume_dir=run_dir)
 
 
-def checkpoint_metadata(config: TrainConfig, data) -> dict:
-    """What a checkpoint needs to be used on its own: the model to build, the classes, and how
-    an image must be prepared (plain JSON, stored inside the safetensors file)."""
-    return {
-        "format": "trainlab-checkpoint-1",
-        "model": config.model,
-        "model_options": config.model_options,
-        "in_channels": data.in_channels,
-        "num_classes": data.num_classes,
-        "input_size": list(data.image_size),
-        "class_names": data.class_names,
-        "preprocessing": data.preprocessing(),
-        "test_time_flip": config.test_time_flip,
-        "data": config.data,
-        "trainlab_version": __version__,
-        "torch_version": torch.__version__,
-    }
+def kept_checkpoint(run_dir: Path, checkpointer: ResumeCheckpointer, good: str = "") -> str:
+    """Which resume checkpoint survives a failed run, in words."""
+    if checkpointer.last_saved_step is None:
+        return "no checkpoint had been saved yet"
+    return (f"{run_dir / RESUME} (step {checkpointer.last_saved_step}) is the last {good}"
+            "checkpoint and was kept")
 
 
 def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> TrainResult:
@@ -93,11 +96,27 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         echo(f"note: {note}")
 
     run_dir = resume_dir
+    if resume_dir is not None and main:
+        removed = remove_temporary_files(run_dir)
+        if removed:
+            echo(f"removed {len(removed)} unfinished temporary file(s) left by the interrupted "
+                 f"run: {', '.join(p.name for p in removed)}")
+    if resume_dir is not None and not has_resume_checkpoint(run_dir) \
+            and not (run_dir / "results.json").exists():
+        # Stopped before its first checkpoint: nothing to continue from, so start it again.
+        echo(f"{run_dir} has no resume checkpoint yet (it stopped before the first one); "
+             "training it from the start")
+        resume_dir = None
     if run_dir is None:  # rank 0 names a new directory; the others learn its name
         created = new_run_dir(config.out, config.model, config.data) if main else None
         run_dir = Path(distributed.broadcast(str(created)))
     if main:
         config.save(run_dir / "config.yaml")
+        if data.problems or data.passed_over:  # the notes list a few; the file names all
+            write_lines(run_dir / BAD_SAMPLES, data.problems + data.passed_over)
+            what = [f"{len(data.problems)} left-out sample(s)"] if data.problems else []
+            what += [f"{len(data.passed_over)} passed-over file(s)"] if data.passed_over else []
+            echo(f"all {' and '.join(what)} are listed in {run_dir / BAD_SAMPLES}")
     model = create_model(config.model, in_channels=data.in_channels, num_classes=data.num_classes,
                          input_size=data.image_size, **config.model_options)
     n_params = sum(p.numel() for p in model.parameters())
@@ -114,41 +133,48 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     loss_fn = partial(F.cross_entropy, label_smoothing=config.label_smoothing) \
         if config.label_smoothing else F.cross_entropy
     checkpointer = ResumeCheckpointer(run_dir, config.to_dict(), config.checkpoint_steps)
+    stopper = StopAtStepBoundary(checkpointer if main else None, run_dir)
     metrics = MetricsWriter(run_dir / "metrics.csv", append=resume_dir is not None) if main \
         else None
     writers = [metrics, checkpointer] if main else []
     runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
                     scheduler=scheduler, precision=config.precision,
-                    callbacks=[*writers, *faults.from_environment()],
-                    checkpoint_metadata=checkpoint_metadata(config, data), compile=config.compile,
-                    test_time_flip=config.test_time_flip)
+                    callbacks=[*writers, *faults.from_environment(), stopper,
+                               ConsoleLog(config.epochs, len(train_loader))],
+                    checkpoint_metadata=checkpoint_metadata(config, data), course_log=False,
+                    compile=config.compile, test_time_flip=config.test_time_flip)
     for loader in (train_loader, dev_loader, test_loader):  # batches in the model's layout
         loader.channels_last = runner.channels_last
     if resume_dir is not None:
-        state = load_resume_checkpoint(run_dir, echo)
-        runner.load_training_state(state, train_loader)
+        state = load_resume_checkpoint(
+            run_dir, echo, apply=lambda state: runner.load_training_state(state, train_loader))
         checkpointer.last_saved_step = state["global_step"]
         if main:
             metrics.keep_rows(len(runner.history))  # rows after that checkpoint come again
-        echo(f"resuming {run_dir} at epoch {runner.epoch}, step {runner.global_step}")
+        echo(f"resuming {run_dir} at epoch {min(runner.epoch + 1, config.epochs)} of "
+             f"{config.epochs}, after step {runner.global_step}")
     echo(f"model: {config.model} ({n_params:,} parameters) on {device}, {runner.precision}"
          + (", channels_last" if runner.channels_last else ""))
     try:
-        runner.train(train_loader, faults.wrap_dev_loader(dev_loader), num_epochs=config.epochs,
-                     log_steps=config.log_steps, eval_steps=config.eval_steps,
-                     eval_at_epoch_end=config.eval_steps == 0, save_path=run_dir / BEST)
+        with stopper:
+            runner.train(train_loader, faults.wrap_dev_loader(dev_loader),
+                         num_epochs=config.epochs, log_steps=config.log_steps,
+                         eval_steps=config.eval_steps, eval_at_epoch_end=config.eval_steps == 0,
+                         save_path=run_dir / BEST)
+            stopper.on_step_end(runner, train_loader)  # a signal after the last step's check
+        runner.save_model(run_dir / LAST)
     except NonFiniteLossError as error:
-        kept = (f"{run_dir / RESUME} (step {checkpointer.last_saved_step}) is the last good "
-                "checkpoint and was kept" if checkpointer.last_saved_step is not None
-                else "no checkpoint had been saved yet")
-        raise TrainingStopped(f"{error}\n{kept}.") from error
+        raise TrainingStopped(f"{error}\n{kept_checkpoint(run_dir, checkpointer, 'good ')}.") \
+            from error
+    except WriteError as error:
+        raise WriteError(f"{error}\n{kept_checkpoint(run_dir, checkpointer)}; after that, "
+                         f"continue with `trainlab train --resume {run_dir}`.") from error
     except RuntimeError as error:
         if config.deterministic and "does not have a deterministic implementation" in str(error):
             raise ConfigError(f"--deterministic: model {config.model!r} uses an operation with no "
                               f"deterministic version on {device.type}: {str(error).splitlines()[0]}"
                               " Train without --deterministic, or with --device cpu.") from error
         raise
-    runner.save_model(run_dir / LAST)
 
     runner.load_model(run_dir / BEST)
     test_accuracy, test_loss = runner.evaluate(test_loader)
@@ -156,7 +182,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
     if not main:
         return TrainResult(run_dir, {"test_accuracy": test_accuracy, "test_loss": test_loss})
     plot_curves(read_metrics(run_dir / "metrics.csv"), run_dir / "curves.png",
-                title=f"{config.model} on {config.data}")
+                title=f"{run_dir.name}: {config.model} on {config.data}")
     results = {
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
@@ -175,6 +201,9 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None) -> Tr
         "data": config.data,
         "data_sizes": {"train": len(data.train), "dev": len(data.dev), "test": len(data.test)},
         "data_notes": data.notes,
+        "bad_samples_left_out": len(data.problems),
+        "files_passed_over": len(data.passed_over),
+        "bad_samples_file": BAD_SAMPLES if data.problems or data.passed_over else None,
         "device": str(device),
         "processes": distributed.world_size(),
         "precision": runner.precision,
