@@ -11,6 +11,9 @@ and evaluation/prediction throughput; `--full` also runs the time-to-accuracy re
 
     make bench         # short mode, under 2 minutes
     make bench-full    # longer runs plus `--recipe fast` on 3 seeds; writes benchmarks/RESULTS.md
+
+With a CUDA GPU present the GPU benchmark (bench_gpu.py: trainlab against the raw loop with the
+data on the GPU) runs instead, and `--write` replaces only the GPU section of RESULTS.md.
 """
 from __future__ import annotations
 
@@ -193,6 +196,21 @@ def machine() -> str:
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
 
+def write_section(kind: str, title: str, body: str) -> Path:
+    """Replace (or add) this device kind's section of RESULTS.md, keeping the others."""
+    path = HERE / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    start, end = f"<!-- {kind} results -->", f"<!-- end of {kind} results -->"
+    section = f"{start}\n## {title}\n\n{body}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="longer runs + time to accuracy")
@@ -201,6 +219,17 @@ def main() -> int:
     if not (DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists():
         print("needs Fashion-MNIST: apt-get install dataset-fashion-mnist", file=sys.stderr)
         return 2
+    if torch.cuda.is_available():
+        sys.path.insert(0, str(HERE))
+        import bench_gpu
+
+        lines = bench_gpu.main(args.full)
+        if args.write:
+            stamp = datetime.date.today().isoformat()
+            print("wrote", write_section("gpu", f"GPU (`make bench{'-full' if args.full else ''}`"
+                                         f", {stamp})", "\n".join(lines) + "\n\n"
+                                         + bench_gpu.__doc__))
+        return 0
     root = torchvision_root()
     data = create_dataset("fashion-mnist")
     eval_limit = 10000 if args.full else 3000
@@ -245,10 +274,8 @@ def main() -> int:
         stamp = datetime.date.today().isoformat()
         mode = "full" if args.full else "short"
         text = "\n".join(lines)
-        (HERE / "RESULTS.md").write_text(
-            f"# Benchmark results\n\n`make bench{'-full' if args.full else ''}` ({mode} mode), "
-            f"{stamp}.\n\n{text}\n\n{HOW_TO_READ}")
-        print(f"wrote {HERE / 'RESULTS.md'}")
+        print("wrote", write_section("cpu", f"CPU (`make bench{'-full' if args.full else ''}`, "
+                                     f"{mode} mode, {stamp})", f"{text}\n\n{HOW_TO_READ}"))
     return 0
 
 

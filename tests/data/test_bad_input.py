@@ -128,7 +128,8 @@ def test_csv_label_problems_each_name_their_row(tmp_path):
     (tmp_path / "classes.txt").write_text("airplane\nship\ntruck\n")
     with open(tmp_path / "trainLabels.csv", "a") as handle:
         handle.write("5,ship\n404,truck\n30,\n31,spaceship\n")
-    problems, summary, _ = check_dataset(f"csv:{tmp_path}")
+    check = check_dataset(f"csv:{tmp_path}")
+    problems, summary = check.problems, check.summary
     assert "checked 24 samples in 3 classes" in summary
     assert problems == [
         f"{tmp_path / 'trainLabels.csv'} row 22: duplicate id '5' (first on row 6)",
@@ -138,3 +139,81 @@ def test_csv_label_problems_each_name_their_row(tmp_path):
         f"{tmp_path / 'trainLabels.csv'} row 25: unknown class 'spaceship' (classes.txt lists "
         "airplane, ship, truck)",
     ]
+
+
+def test_skip_names_every_bad_file_not_only_the_first_fifty(tmp_path, capsys):
+    root = make_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=40, size=8)
+    for i in range(60):
+        (root / "dog" / f"broken-{i:02d}.png").write_bytes(b"")
+    run = tmp_path / "run"
+    assert main(["train", "--model", "mlp", "--option", "hidden=[8]", "--data", f"folder:{root}",
+                 "--out", str(run), "--epochs", "1", "--log-steps", "0",
+                 "--on-bad-sample", "skip", "--max-bad-fraction", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "... and 10 more (all in the run directory: bad-samples.txt)" in out
+    assert f"all 60 left-out sample(s) are listed in {run / 'bad-samples.txt'}" in out
+    listed = (run / "bad-samples.txt").read_text().splitlines()
+    assert len(listed) == 60
+    assert {line.split(":")[0] for line in listed} == \
+        {str(root / "dog" / f"broken-{i:02d}.png") for i in range(60)}
+    results = json.loads((run / "results.json").read_text())
+    assert results["bad_samples_left_out"] == 60 and results["bad_samples_file"] == "bad-samples.txt"
+
+
+def test_every_run_says_what_it_loaded(damaged_folder, tmp_path, capsys):
+    root, _ = damaged_folder
+    assert main(["train", "--model", "mlp", "--data", f"folder:{root}", "--out",
+                 str(tmp_path / "run"), "--epochs", "1", "--on-bad-sample", "skip",
+                 "--max-bad-fraction", "0.1", "--log-steps", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"loaded 80 images (2 classes) from folder {root}: " in out
+    assert "6 bad left out" in out
+    assert main(["check-data", f"folder:{root}"]) == 1
+    assert f"checked 86 samples in 2 classes (cat, dog) from folder {root}" in \
+        capsys.readouterr().out
+
+
+def test_skip_is_offered_only_where_it_applies(tmp_path, capsys):
+    root = make_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=6, size=8)
+    (root / "fox").mkdir()  # an empty class: leaving out bad files cannot fix it
+    with pytest.raises(DataError) as error:
+        create_dataset(f"folder:{root}", on_bad_sample="skip")
+    message = str(error.value)
+    assert "fox: class folder has no image files" in message
+    assert "--on-bad-sample skip cannot fix these" in message
+    assert "pass --on-bad-sample skip" not in message
+    assert main(["check-data", f"folder:{root}"]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == "1 problem(s); 1 must be fixed before training (--on-bad-sample skip does " \
+                   "not fix them)"
+
+    (root / "dog" / "broken.png").write_bytes(b"")  # now also a sample skipping would leave out
+    with pytest.raises(DataError) as error:
+        create_dataset(f"folder:{root}")
+    message = str(error.value)
+    assert "1 problem(s) in folder:" in message and "that must be fixed" in message
+    assert "Also 1 bad sample(s), which --on-bad-sample skip would leave out" in message
+    assert "broken.png: cannot read as an image (empty file" in message
+
+
+def test_check_data_with_a_missing_data_dir_is_an_error(tmp_path, capsys):
+    assert main(["check-data", "digits", "--data-dir", str(tmp_path / "missing")]) == 2
+    assert f"--data-dir {tmp_path / 'missing'} is not a folder" in capsys.readouterr().err
+
+
+def test_files_passed_over_are_all_named(tmp_path, capsys):
+    root = make_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=10, size=8)
+    for i in range(8):
+        (root / "cat" / f"notes-{i}.txt").write_text("not an image")
+    assert main(["check-data", f"folder:{root}"]) == 0
+    out = capsys.readouterr().out
+    assert "passed over 8 file(s) without an image extension" in out
+    assert all(f"notes-{i}.txt: passed over" in out for i in range(8))
+    run = tmp_path / "run"
+    assert main(["train", "--model", "mlp", "--option", "hidden=[8]", "--data", f"folder:{root}",
+                 "--out", str(run), "--epochs", "1", "--log-steps", "0"]) == 0
+    assert "all 8 passed-over file(s) are listed in" in capsys.readouterr().out
+    listed = (run / "bad-samples.txt").read_text().splitlines()
+    assert sorted(line.split(":")[0] for line in listed) == \
+        sorted(str(root / "cat" / f"notes-{i}.txt") for i in range(8))
+    assert json.loads((run / "results.json").read_text())["files_passed_over"] == 8

@@ -15,6 +15,7 @@ from trainlab.models import ModelOptionError, check_model_options, create_model
     ("mlp", {"hidden": (4, 2)}, {"hidden": [4, 2]}),
     ("fc2", {"n_hidden": "12"}, {"n_hidden": 12}),
     ("vgg16", {"cfg": "seed002"}, {"cfg": "seed002"}),
+    ("vgg16", {"cfg": "vgg11"}, {"cfg": "vgg11"}),
     ("fastcnn", {"widths": "[4,8,8]"}, {"widths": [4, 8, 8]}),
 ])
 def test_option_values_become_their_declared_types(model, given, expected):
@@ -29,7 +30,7 @@ def test_option_values_become_their_declared_types(model, given, expected):
     ("mlp", {"hidden": "abc"}, "hidden to be a list of whole numbers"),
     ("mlp", {"hidden": "[1.5]"}, "hidden to be a list of whole numbers"),
     ("fc2", {"n_hidden": "2.5"}, "n_hidden to be a whole number"),
-    ("vgg16", {"cfg": "vgg19"}, "cfg to be one of vgg16, seed002"),
+    ("vgg16", {"cfg": "vgg19"}, "cfg to be one of vgg16, vgg11, seed002"),
     ("fastcnn", {"widths": "[4,8]"}, "widths to be a list of 3 whole numbers"),
     ("cnn", {"depth": 3}, "has no option(s) depth"),
 ])

@@ -69,6 +69,7 @@ def test_evaluate_reproduces_the_test_accuracy(trained_run, capsys):
     assert set(report["per_class_accuracy"]) == {"cat", "dog", "fox"}
     assert sum(map(sum, report["confusion_matrix"])) == report["images"]
     assert (run / "confusion-test.png").stat().st_size > 0
+    assert (run / "confusion-test-normalised.png").stat().st_size > 0  # rows as shares
     rows = [list(r.values()) for r in read_rows(run / "confusion-test.csv")]
     assert [r[0] for r in rows] == ["cat", "dog", "fox"] and len(rows[0]) == 4
     assert "confusion matrix" in out and "cat" in out

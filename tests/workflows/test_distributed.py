@@ -11,7 +11,8 @@ from fake_data import make_image_folder
 # No BatchNorm (its statistics are per process), fp32, no augmentation: --batch-size is the global
 # batch, so two processes (8 images each) must compute what one process computes with batch 16.
 # 64 training images: 4 steps an epoch.
-COMMON = ["--model", "mlp", "--option", "hidden=[32]", "--epochs", "2", "--limit-train", "64",
+COMMON = ["--device", "cpu", "--model", "mlp", "--option", "hidden=[32]", "--epochs", "2",
+          "--limit-train", "64",
           "--precision", "fp32", "--lr", "0.1", "--log-steps", "1", "--checkpoint-steps", "3",
           "--seed", "5"]
 

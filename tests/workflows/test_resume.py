@@ -11,7 +11,8 @@ from fake_data import make_image_folder
 
 # BatchNorm (running statistics), random crops and flips (the loader's generator), bf16 where the
 # CPU has it, a one-cycle schedule: everything a resume has to restore.
-ARGS = ["--model", "fastcnn", "--option", "widths=[4,8,8]", "--epochs", "3", "--batch-size", "4",
+ARGS = ["--device", "cpu", "--model", "fastcnn", "--option", "widths=[4,8,8]", "--epochs", "3",
+        "--batch-size", "4",
         "--eval-batch-size", "3", "--augment", "crop-flip", "--lr", "0.05", "--log-steps", "5",
         "--checkpoint-steps", "4", "--seed", "3"]
 
@@ -139,7 +140,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(setup):
     run = root / "nan"
     stopped = trainlab("train", *data, *ARGS, "--out", str(run), fault="nan-at-step:9")
     assert stopped.returncode == 3
-    assert "the loss became nan at step 10 (epoch 0)" in stopped.stderr
+    assert "the loss became nan at step 11 (epoch 1)" in stopped.stderr
     assert "last good checkpoint" in stopped.stderr and "step 8" in stopped.stderr
     state = torch.load(run / "resume.pt", weights_only=True)
     assert state["global_step"] == 8
@@ -160,5 +161,37 @@ def test_nan_after_resume_names_the_checkpoint_it_resumed_from(setup):
                     fault="kill-at-step:21").returncode == -signal.SIGKILL
     stopped = trainlab("train", "--resume", str(run), fault="nan-at-step:21")
     assert stopped.returncode == 3
-    assert "at step 22" in stopped.stderr and "(step 20) is the last good checkpoint" in stopped.stderr
+    assert "at step 23" in stopped.stderr and "(step 20) is the last good checkpoint" in stopped.stderr
     assert torch.load(run / "resume.pt", weights_only=True)["global_step"] == 20
+
+
+# SIGTERM at step 2 also comes before the first periodic checkpoint (--checkpoint-steps 4).
+@pytest.mark.parametrize("fault,code,step", [("sigint-at-step:21", 130, 22),
+                                             ("sigterm-at-step:1", 143, 2)])
+def test_signal_stops_at_the_step_boundary_saves_and_resumes_exactly(setup, fault, code, step):
+    root, data, reference = setup
+    run = root / fault.replace(":", "-")
+    stopped = trainlab("train", *data, *ARGS, "--out", str(run), fault=fault)
+    assert stopped.returncode == code, stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1] == \
+        f"interrupted at step {step}; continue with `trainlab train --resume {run}`"
+    assert "Traceback" not in stopped.stderr
+    assert torch.load(run / "resume.pt", weights_only=True)["global_step"] == step
+    assert not list(run.glob(".*.tmp")) and not (run / "results.json").exists()
+    (run / ".resume.pt.x1y2.tmp").write_bytes(b"half a checkpoint")  # what SIGKILL mid-save leaves
+    resumed = trainlab("train", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "removed 1 unfinished temporary file(s)" in resumed.stdout
+    assert not list(run.glob(".*.tmp"))
+    assert_same_run(run, reference)
+
+
+def test_resume_of_a_run_killed_before_any_checkpoint_starts_it_again(setup):
+    root, data, reference = setup
+    run = root / "early-kill"
+    killed = trainlab("train", *data, *ARGS, "--out", str(run), fault="kill-at-step:1")
+    assert killed.returncode == -signal.SIGKILL and not (run / "resume.pt").exists()
+    resumed = trainlab("train", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "has no resume checkpoint yet" in resumed.stdout
+    assert_same_run(run, reference)

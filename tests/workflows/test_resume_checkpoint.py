@@ -31,7 +31,7 @@ def test_crafted_resume_checkpoint_is_refused_and_never_runs(tmp_path, monkeypat
     with pytest.raises(CheckpointError, match=r"resume\.pt is not a readable resume checkpoint "
                                               r"\(Trying to load unsupported GLOBAL posix\.system"):
         read_resume_checkpoint(tmp_path / RESUME)
-    with pytest.raises(CheckpointError, match="no readable resume checkpoint"):
+    with pytest.raises(CheckpointError, match="no usable resume checkpoint"):
         load_resume_checkpoint(tmp_path, echo=lambda line: None)
     assert not (tmp_path / "ran-code").exists()
 

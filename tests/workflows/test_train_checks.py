@@ -23,7 +23,7 @@ def pets(tmp_path_factory):
                                        "use_residual to be true or false"),
     ("resnet18", "stem=cifarr", "needs stem to be one of imagenet, cifar"),
     ("mlp", "hidden=abc", "needs hidden to be a list of whole numbers"),
-    ("vgg16", "cfg=vgg19", "needs cfg to be one of vgg16, seed002"),
+    ("vgg16", "cfg=vgg19", "needs cfg to be one of vgg16, vgg11, seed002"),
 ])
 def test_bad_option_value_is_refused_before_the_run_directory_exists(
         pets, tmp_path, model, option, message, capsys):

@@ -10,6 +10,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import ticker
+
+from ..engine.checkpoint import writing
 
 
 def plot(runner, fig_name, sample_every: int = 30):
@@ -38,51 +42,124 @@ def plot(runner, fig_name, sample_every: int = 30):
     plt.close(fig)
 
 
-def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
-    """Loss and accuracy per epoch for train and dev, from metrics.csv-style rows."""
+def plain_numbers(axis, which: str = "both") -> None:
+    """Tick labels as plain numbers (0.2, 1500), never 2x10^-1, 1.5e3 or an offset."""
+    formatter = ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    for name in ("x", "y") if which == "both" else (which,):
+        part = axis.xaxis if name == "x" else axis.yaxis
+        part.set_major_formatter(formatter)
+        part.set_minor_formatter(ticker.NullFormatter())
+
+
+def epoch_ends(rows: list[dict]) -> list[tuple[int, float]]:
+    """(epoch number from 1, the step axis position of its end) for each finished epoch."""
+    return [(int(r["epoch"]) + 1, float(r["step"]) + 1) for r in rows if r["split"] == "train"]
+
+
+def best_checkpoint(rows: list[dict]) -> dict | None:
+    """The dev row the best checkpoint was saved at: the first with the highest accuracy (the
+    Runner saves only on a strict improvement)."""
+    dev = [r for r in rows if r["split"] == "dev" and r.get("accuracy") not in (None, "")]
+    return max(dev, key=lambda r: float(r["accuracy"])) if dev else None
+
+
+def draw_curves(rows: list[dict], title: str = ""):
+    """Loss and accuracy against training steps, from metrics.csv-style rows: logged train steps
+    as a thin line, each epoch's mean and each evaluation as points, epoch ends marked along the
+    top, and the step the best checkpoint was saved at. Returns the matplotlib figure."""
     fig, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for split, style in (("train", "-"), ("dev", "--")):
+    steps = [r for r in rows if r["split"] == "train_step"]
+    if steps:
+        loss_axis.plot([float(r["step"]) + 1 for r in steps], [float(r["loss"]) for r in steps],
+                       "-", color="tab:blue", alpha=0.35, linewidth=1, label="train (logged steps)")
+    for split, style, color, name in (("train", "-o", "tab:blue", "train (epoch mean)"),
+                                      ("dev", "--s", "tab:orange", "dev")):
         points = [r for r in rows if r["split"] == split]
         if not points:
             continue
         x = [float(r["step"]) + 1 for r in points]
-        loss_axis.plot(x, [float(r["loss"]) for r in points], style, marker="o", label=split)
-        acc = [(xi, float(r["accuracy"])) for xi, r in zip(x, points) if r.get("accuracy") not in
-               (None, "")]
+        loss_axis.plot(x, [float(r["loss"]) for r in points], style, color=color, label=name)
+        acc = [(xi, float(r["accuracy"])) for xi, r in zip(x, points)
+               if r.get("accuracy") not in (None, "")]
         if acc:
-            acc_axis.plot(*zip(*acc), style, marker="o", label=split)
+            acc_axis.plot(*zip(*acc), style, color=color, label=name)
+    best = best_checkpoint(rows)
+    if best is not None:
+        x, accuracy = float(best["step"]) + 1, float(best["accuracy"])
+        label = f"best checkpoint: step {x:g}, dev accuracy {accuracy:.4f}"
+        for axis in (loss_axis, acc_axis):
+            axis.axvline(x, color="tab:green", linestyle=":", linewidth=1.5)
+        acc_axis.plot([x], [accuracy], "*", color="tab:green", markersize=16, label=label)
+    losses = [float(r["loss"]) for r in rows if r["split"] in ("train", "dev", "train_step")]
+    # Early spikes would flatten the rest of a linear plot; a loss of exactly 0 (it happens in
+    # bf16) cannot be shown on a log one.
+    if losses and min(losses) > 0 and max(losses) / min(losses) > 20:
+        loss_axis.set_yscale("log")
+        loss_axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ends = epoch_ends(rows)
     for axis, name in ((loss_axis, "loss"), (acc_axis, "accuracy")):
         axis.set_xlabel("training step")
         axis.set_ylabel(name)
-        if name == "loss":  # early spikes would flatten the rest of a linear plot
-            axis.set_yscale("log")
+        plain_numbers(axis)
         axis.grid(alpha=0.3)
-        axis.legend()
+        if ends:
+            for _, x in ends:
+                axis.axvline(x, color="grey", linewidth=0.8, alpha=0.5)
+            top = axis.secondary_xaxis("top")
+            shown = ends[::max(1, len(ends) // 12)]  # at most ~12 labels
+            top.set_xticks([x for _, x in shown], [str(e) for e, _ in shown])
+            top.set_xlabel("end of epoch")
+        if len({float(r["step"]) for r in rows}) == 1:  # one point: give it room to be seen
+            axis.set_xlim(0, float(rows[0]["step"]) * 2 + 2)
+        axis.legend(fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
+    """`draw_curves` saved as a PNG (curves.png in a run directory)."""
+    fig = draw_curves(rows, title)
+    with writing(path):
+        fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def plot_confusion_matrix(matrix, class_names: list[str], path: str | Path, title="") -> None:
-    """Counts with the true class on rows; each cell annotated."""
+def draw_confusion_matrix(matrix, class_names: list[str], title="", normalise: bool = False):
+    """Counts (or, normalised, each true class's row as shares summing to 1) with the true class
+    on rows; each cell annotated. Returns the matplotlib figure."""
+    matrix = np.asarray(matrix, dtype=float)
+    if normalise:
+        totals = matrix.sum(axis=1, keepdims=True)
+        matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
     n = len(class_names)
     size = max(5.0, 0.55 * n + 2)
     fig, axis = plt.subplots(figsize=(size, size))
-    image = axis.imshow(matrix, cmap="Blues")
+    image = axis.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalise else None)
     axis.set_xticks(range(n), class_names, rotation=45, ha="right")
     axis.set_yticks(range(n), class_names)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    peak = max(1, int(matrix.max()))
+    peak = 1.0 if normalise else max(1.0, float(matrix.max()))
     if n <= 30:
         for i in range(n):
             for j in range(n):
-                value = int(matrix[i][j])
-                axis.text(j, i, str(value), ha="center", va="center", fontsize=8,
+                value = matrix[i][j]
+                axis.text(j, i, f"{value:.2f}" if normalise else str(int(value)), ha="center",
+                          va="center", fontsize=8,
                           color="white" if value > peak / 2 else "black")
-    fig.colorbar(image, ax=axis, fraction=0.046)
+    colorbar = fig.colorbar(image, ax=axis, fraction=0.046)
+    if normalise:
+        colorbar.set_label("share of the true class")
     axis.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_confusion_matrix(matrix, class_names: list[str], path: str | Path, title="",
+                          normalise: bool = False) -> None:
+    """`draw_confusion_matrix` saved as a PNG."""
+    fig = draw_confusion_matrix(matrix, class_names, title, normalise)
+    with writing(path):
+        fig.savefig(path, dpi=110)
     plt.close(fig)

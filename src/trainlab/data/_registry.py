@@ -90,15 +90,47 @@ def channel_statistics(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[f
     return tuple(x.mean(dim=1).tolist()), tuple(std.tolist())
 
 
-def load_source(name: str, data_dir: str | Path = "data", image_size: int | None = None,
+# The default --data-dir need not exist (digits are embedded, Fashion-MNIST may come from
+# Debian's package); a folder the user names must.
+DEFAULT_DATA_DIR = "data"
+
+
+def load_source(name: str, data_dir: str | Path = DEFAULT_DATA_DIR, image_size: int | None = None,
                 download: bool = False) -> SourceData:
     """Run the registered source for `name` ('fashion-mnist', 'folder:PATH', ...)."""
     entry, path = parse_dataset_name(name)
+    if Path(data_dir) != Path(DEFAULT_DATA_DIR) and not Path(data_dir).is_dir() and not download:
+        raise DataError(f"--data-dir {data_dir} is not a folder; pass the folder that holds the "
+                        "data files (or leave --data-dir out)")
     kwargs = {"data_dir": Path(data_dir), "download": download, "image_size": image_size}
     return entry.builder(path, **kwargs) if entry.takes_path else entry.builder(**kwargs)
 
 
-def check_dataset(name: str, data_dir: str | Path = "data", image_size: int | None = None):
+@dataclass
+class DataCheck:
+    """What `check_dataset` found: every problem (those no skipping fixes first), a summary."""
+
+    problems: list[str]
+    cannot_skip: int  # the first `cannot_skip` problems are not fixed by --on-bad-sample skip
+    summary: str
+    notes: list[str]
+    passed_over: list[str]  # files not read (e.g. no image extension), each with why
+
+    def advice(self) -> str:
+        if not self.problems:
+            return "no problems found"
+        skippable = len(self.problems) - self.cannot_skip
+        if not self.cannot_skip:
+            return (f"{skippable} problem(s); training stops on these unless --on-bad-sample "
+                    "skip (which leaves them out)")
+        return (f"{len(self.problems)} problem(s); {self.cannot_skip} must be fixed before "
+                "training (--on-bad-sample skip does not fix them)"
+                + (f", {skippable} could be left out with --on-bad-sample skip" if skippable
+                   else ""))
+
+
+def check_dataset(name: str, data_dir: str | Path = DEFAULT_DATA_DIR,
+                  image_size: int | None = None) -> DataCheck:
     """Every problem in a data set (bad files, bad label rows, empty classes), and a summary line.
     What `trainlab check-data` prints; training runs the same checks before step 1."""
     source = load_source(name, data_dir, image_size)
@@ -106,8 +138,8 @@ def check_dataset(name: str, data_dir: str | Path = "data", image_size: int | No
     total = source.candidates or sum(len(s) for s in (source.train, source.dev, source.test) if s)
     summary = (f"{name}: checked {total} samples in {len(source.class_names)} classes "
                f"({', '.join(source.class_names[:12])}{' ...' if len(source.class_names) > 12 else ''})"
-               f"; {len(problems)} problem(s)")
-    return problems, summary, source.notes
+               f" from {source.origin or name}; {len(problems)} problem(s)")
+    return DataCheck(problems, len(source.fatal), summary, source.notes, source.passed_over)
 
 
 def apply_bad_sample_policy(source: SourceData, name: str, on_bad_sample: str,
@@ -117,7 +149,7 @@ def apply_bad_sample_policy(source: SourceData, name: str, on_bad_sample: str,
     if on_bad_sample not in BAD_SAMPLE_POLICIES:
         raise DataError(f"--on-bad-sample must be one of {', '.join(BAD_SAMPLE_POLICIES)}")
     if source.fatal or (source.problems and on_bad_sample == "error"):
-        raise_problems(source.fatal + source.problems, name)
+        raise_problems(source.fatal, source.problems, name)
     if not source.problems:
         return
     bad, total = len(source.problems), max(1, source.candidates)
@@ -125,12 +157,13 @@ def apply_bad_sample_policy(source: SourceData, name: str, on_bad_sample: str,
         raise DataError(f"{bad} of {total} samples in {name} ({bad / total:.1%}) are bad, more "
                         f"than --max-bad-fraction {max_bad_fraction:g} allows:\n"
                         f"{format_problems(source.problems)}")
-    notes.append(f"skipped {bad} bad sample(s) of {total}:\n{format_problems(source.problems)}")
+    notes.append(f"skipped {bad} bad sample(s) of {total}:\n"
+                 f"{format_problems(source.problems, 'all in the run directory: bad-samples.txt')}")
 
 
 def create_dataset(
     name: str,
-    data_dir: str | Path = "data",
+    data_dir: str | Path = DEFAULT_DATA_DIR,
     image_size: int | None = None,
     dev_fraction: float = 0.1,
     limit_train: int | None = None,
@@ -179,4 +212,5 @@ def create_dataset(
         mean, std = channel_statistics(train.images)
     return ImageDataset(name=name, class_names=list(source.class_names), train=train, dev=dev,
                         test=test, mean=tuple(mean), std=tuple(std), notes=notes,
-                        problems=list(source.problems))
+                        problems=list(source.problems), origin=source.origin,
+                        passed_over=list(source.passed_over))

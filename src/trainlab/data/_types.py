@@ -17,19 +17,37 @@ class DataError(ValueError):
 MAX_LISTED_PROBLEMS = 50
 
 
-def format_problems(problems: list[str]) -> str:
-    """The first 50 problems, one per line, and how many more."""
+def format_problems(problems: list[str], full_list: str = "`trainlab check-data` lists them "
+                    "all") -> str:
+    """The first 50 problems, one per line, and how many more (and where all of them are)."""
     shown = "\n  ".join(problems[:MAX_LISTED_PROBLEMS])
     more = len(problems) - MAX_LISTED_PROBLEMS
-    return "  " + shown + (f"\n  ... and {more} more" if more > 0 else "")
+    return "  " + shown + (f"\n  ... and {more} more ({full_list})" if more > 0 else "")
 
 
-def raise_problems(problems: list[str], what: str) -> None:
-    """One error listing every offender, so a user fixes them all in one go."""
-    if problems:
-        raise DataError(f"{len(problems)} problem(s) in {what}:\n{format_problems(problems)}\n"
-                        "Fix or remove these files, or pass --on-bad-sample skip to leave them "
-                        "out, then run again.")
+# Where a note that lists only a few passed-over files sends the reader for all of them.
+PASSED_OVER_LISTED = "all listed by `trainlab check-data` and in a run's bad-samples.txt"
+
+SKIP_ADVICE = ("Fix or remove these files, or pass --on-bad-sample skip to leave them out, then "
+               "run again.")
+FATAL_ADVICE = ("--on-bad-sample skip cannot fix these: each class needs images, and every "
+                "class in val/test needs a training folder. Fix them, then run again.")
+
+
+def raise_problems(fatal: list[str], skippable: list[str], what: str) -> None:
+    """One error listing every offender, so a user fixes them all in one go. `fatal` problems
+    (e.g. an empty class folder) are listed apart: leaving out bad samples does not fix them."""
+    if not fatal and not skippable:
+        return
+    if not fatal:
+        raise DataError(f"{len(skippable)} problem(s) in {what}:\n{format_problems(skippable)}\n"
+                        + SKIP_ADVICE)
+    message = f"{len(fatal)} problem(s) in {what} that must be fixed:\n{format_problems(fatal)}\n" \
+              + FATAL_ADVICE
+    if skippable:
+        message += (f"\nAlso {len(skippable)} bad sample(s), which --on-bad-sample skip would "
+                     f"leave out:\n{format_problems(skippable)}")
+    raise DataError(message)
 
 
 @dataclass
@@ -63,12 +81,15 @@ class SourceData:
     mean: tuple[float, ...] | None = None  # published statistics; computed from train if None
     std: tuple[float, ...] | None = None
     default_image_size: int | None = None  # e.g. digits are upscaled 8 -> 32 for ResNet-18
+    origin: str = ""  # where the images were read from, e.g. "folder /data/pets"
     notes: list[str] = field(default_factory=list)  # said to the user once, e.g. "carved test"
     # Samples left out because they are bad (each "path/row: reason"), out of `candidates`
     # samples; and problems no skipping can fix (e.g. an empty class folder).
     problems: list[str] = field(default_factory=list)
     candidates: int = 0
     fatal: list[str] = field(default_factory=list)
+    # Files not read at all, each "path: why" (e.g. no image extension): named, not problems.
+    passed_over: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -84,6 +105,8 @@ class ImageDataset:
     std: tuple[float, ...]
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # bad samples that were left out
+    origin: str = ""  # where the images were read from (SourceData.origin)
+    passed_over: list[str] = field(default_factory=list)  # SourceData.passed_over
 
     @property
     def in_channels(self) -> int:
@@ -104,5 +127,8 @@ class ImageDataset:
 
     def describe(self) -> str:
         c, (h, w) = self.in_channels, self.image_size
-        return (f"{self.name}: {len(self.train)} train / {len(self.dev)} dev / {len(self.test)} "
-                f"test images, {c}x{h}x{w}, {self.num_classes} classes")
+        total = len(self.train) + len(self.dev) + len(self.test)
+        return (f"loaded {total} images ({self.num_classes} classes) from "
+                f"{self.origin or self.name}: {len(self.train)} train / {len(self.dev)} dev / "
+                f"{len(self.test)} test, {c}x{h}x{w}"
+                + (f", {len(self.problems)} bad left out" if self.problems else ""))

@@ -82,7 +82,7 @@ def class_names_for(labels: list[str]) -> list[str]:
     return sorted(set(labels))
 
 
-@register_dataset("csv", "your images plus a labels CSV `id,label` (seed 000 layout)",
+@register_dataset("csv", "your images plus a labels CSV with header `id,label`",
                   takes_path=True)
 def csv_labelled_images(path: str, data_dir=None, download=False, image_size=None) -> SourceData:
     csv_path = find_labels_csv(Path(path).expanduser())
@@ -117,4 +117,4 @@ def csv_labelled_images(path: str, data_dir=None, download=False, image_size=Non
     notes: list[str] = []
     split = decode_image_files(paths, indices, image_size, str(csv_path), notes, problems)
     return SourceData(train=split, class_names=class_names, notes=notes, problems=problems,
-                      candidates=len(rows))
+                      candidates=len(rows), origin=f"{csv_path} and its image files")

@@ -19,4 +19,5 @@ def digits(data_dir=None, download=False, image_size=None) -> SourceData:
         class_names=[str(d) for d in range(10)],
         # Seed 001's ResNet-18 halves the image five times; 32x32 leaves it a 1x1 map at the end.
         default_image_size=32,
+        origin="scikit-learn's embedded digits",
     )

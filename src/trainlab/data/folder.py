@@ -8,16 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._registry import register_dataset
-from ._types import DataError, SourceData
+from ._types import PASSED_OVER_LISTED, DataError, SourceData
 from .image_files import decode_image_files, is_image_file
 
 SPLIT_FOLDERS = {"train": ("train",), "dev": ("val", "valid", "validation", "dev"),
                  "test": ("test",)}
 
 
-def list_class_files(root: Path, class_names: list[str], notes: list[str], fatal: list[str]):
+def list_class_files(root: Path, class_names: list[str], notes: list[str], fatal: list[str],
+                     passed_over: list[str]):
     """(paths, labels) under root/<class>/; empty class folders go to `fatal`, and the files
-    without an image extension that were passed over are noted."""
+    without an image extension go to `passed_over` (a note says how many)."""
     paths, labels, skipped = [], [], []
     for index, name in enumerate(class_names):
         folder = root / name
@@ -29,9 +30,11 @@ def list_class_files(root: Path, class_names: list[str], notes: list[str], fatal
         paths += images
         labels += [index] * len(images)
     if skipped:
-        listed = ", ".join(str(p) for p in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        listed = ", ".join(str(p) for p in skipped[:5]) + (
+            f" ... ({PASSED_OVER_LISTED})" if len(skipped) > 5 else "")
         notes.append(f"{root}: passed over {len(skipped)} file(s) without an image extension: "
                      f"{listed}")
+        passed_over += [f"{p}: passed over (not an image file extension)" for p in skipped]
     return paths, labels
 
 
@@ -56,6 +59,7 @@ def image_folder(path: str, data_dir=None, download=False, image_size=None) -> S
     notes: list[str] = []
     problems: list[str] = []
     fatal: list[str] = []
+    passed_over: list[str] = []
     candidates = 0
     splits = {}
     for split, split_root in split_roots.items():
@@ -63,7 +67,7 @@ def image_folder(path: str, data_dir=None, download=False, image_size=None) -> S
         if extra and split != "train":
             fatal.append(f"{split_root}: class folder(s) {', '.join(extra)} are not in "
                          f"{split_roots['train']}; every class must have training images")
-        paths, labels = list_class_files(split_root, class_names, notes, fatal)
+        paths, labels = list_class_files(split_root, class_names, notes, fatal, passed_over)
         candidates += len(paths)
         splits[split] = decode_image_files(paths, labels, image_size, str(split_root), notes,
                                            problems)
@@ -72,4 +76,5 @@ def image_folder(path: str, data_dir=None, download=False, image_size=None) -> S
                         f"{[tuple(s.images.shape[1:]) for s in splits.values()]}; set --image-size")
     return SourceData(train=splits["train"], dev=splits.get("dev"), test=splits.get("test"),
                       class_names=class_names, notes=notes, problems=problems,
-                      candidates=candidates, fatal=fatal)
+                      candidates=candidates, fatal=fatal, origin=f"folder {root}",
+                      passed_over=passed_over)

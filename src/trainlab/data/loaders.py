@@ -3,6 +3,12 @@
 It is an iterable of `(x, y)` batches with `len()`, so it goes wherever a DataLoader goes
 (including `Runner.train`). Shuffling, augmentation and normalisation run a batch at a time on the
 target device; there are no worker processes and no per-sample Python.
+
+On a GPU the uint8 data set is uploaded once when it fits in `DEVICE_MEMORY_SHARE` of the free
+GPU memory (Fashion-MNIST: 55 MB); otherwise it stays in pinned host memory and each batch is
+gathered there and copied without blocking. The shuffle order and every augmentation's random
+numbers are drawn for the whole epoch at its start, on the CPU, and sent over in one copy: the
+loader never makes the host wait for the GPU during an epoch.
 """
 from __future__ import annotations
 
@@ -11,7 +17,25 @@ import math
 import torch
 
 from ._types import Split
-from .transforms import AUGMENTATIONS, augment, normalize
+from .transforms import (
+    AUGMENTATIONS,
+    apply_augmentation,
+    draw_augmentation,
+    normalization_constants,
+    scale_and_shift,
+)
+
+# Upload a data set to the GPU only if it takes at most this share of the free GPU memory; the
+# rest is left for the model's weights, activations and the optimizer.
+DEVICE_MEMORY_SHARE = 0.5
+
+
+def fits_on_device(tensors: list[torch.Tensor], device: torch.device,
+                   share: float = DEVICE_MEMORY_SHARE) -> bool:
+    if device.type != "cuda":
+        return True  # CPU (and MPS, which shares memory with the host)
+    free, _ = torch.cuda.mem_get_info(device)
+    return sum(t.numel() * t.element_size() for t in tensors) <= share * free
 
 
 class TensorLoader:
@@ -25,19 +49,23 @@ class TensorLoader:
     def __init__(self, split: Split, batch_size: int, mean, std, shuffle: bool = False,
                  augment: str = "none", seed: int = 0, device: str | torch.device = "cpu",
                  drop_last: bool = False, channels_last: bool = False, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, device_share: float = DEVICE_MEMORY_SHARE):
         if augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {augment!r}; choose from {AUGMENTATIONS}")
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         self.device = torch.device(device)
-        # Keep the uint8 images where the model runs: moving 4x smaller uint8 batches, or none at
-        # all when the whole set sits on the GPU.
-        self.images = split.images.to(self.device)
-        self.labels = split.labels.to(self.device)
+        # Keep the uint8 images where the model runs when they fit: 4x smaller than floats, and
+        # no copy at all per batch.
+        self.resident = fits_on_device([split.images, split.labels], self.device, device_share)
+        home = self.device if self.resident else torch.device("cpu")
+        self.images = split.images.to(home)
+        self.labels = split.labels.to(home)
+        if not self.resident:  # only on CUDA: host memory the GPU can copy from asynchronously
+            self.images, self.labels = self.images.pin_memory(), self.labels.pin_memory()
         self.batch_size = batch_size
-        self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device)
-        self.std = torch.tensor(std, dtype=torch.float32, device=self.device)
+        self.mean, self.std = mean, std
+        self.scale, self.shift = normalization_constants(mean, std, self.device)
         self.shuffle = shuffle
         self.augment = augment
         self.drop_last = drop_last
@@ -45,10 +73,11 @@ class TensorLoader:
         self.generator = torch.Generator().manual_seed(seed)
         # Multi-process training: every process draws the same order (same seed) and takes every
         # world_size-th sample of it, so batch k of all processes together is batch k of a
-        # single process with world_size times the batch size.
+        # single process with world_size times the batch size, augmentations included.
         self.rank, self.world_size = rank, world_size
-        # Where iteration stands, so a run can stop mid-epoch and resume on the same batches.
-        self._order: torch.Tensor | None = None
+        # Where iteration stands, so a run can stop mid-epoch and resume on the same batches:
+        # the generator's state when this epoch's plan was drawn, and the next batch.
+        self._epoch_generator_state: torch.Tensor | None = None
         self._position = 0
         self._resuming = False
 
@@ -61,43 +90,58 @@ class TensorLoader:
         return len(self.labels) // self.world_size
 
     def state_dict(self) -> dict:
-        """The generator, this epoch's order and the next batch: enough to resume mid-epoch."""
-        return {"generator": self.generator.get_state(), "position": self._position,
-                "order": None if self._order is None else self._order.cpu()}
+        """Enough to resume mid-epoch: the generator state this epoch was drawn from, and the
+        next batch (at an epoch boundary: the current generator state, position 0)."""
+        mid_epoch = self._position > 0 and self._epoch_generator_state is not None
+        state = self._epoch_generator_state if mid_epoch else self.generator.get_state()
+        return {"generator": state, "position": self._position if mid_epoch else 0}
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
-        self._order = None if state["order"] is None else state["order"].to(self.device)
         self._position = state["position"]
         self._resuming = True
 
-    def __iter__(self):
-        if self._resuming and self._position > 0:  # continue the interrupted epoch
-            order, first = self._order, self._position
-        else:
-            n = len(self.labels)
-            order = torch.randperm(n, generator=self.generator).to(self.device) \
-                if self.shuffle else None
-            first = 0
-        self._resuming = False
-        self._order = order
-        mine = None
+    def _draw_epoch(self) -> tuple[torch.Tensor | None, dict]:
+        """This epoch's order and augmentation numbers, drawn on the CPU, moved in one copy each.
+        Augmentation numbers belong to positions in the order, so every process of a
+        multi-process run applies what a single process would to the same image."""
+        self._epoch_generator_state = self.generator.get_state()
+        n = len(self.labels)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        params = draw_augmentation(self.augment, n, self.images.shape[-1], self.generator)
         if self.world_size > 1:
-            everything = order if order is not None else torch.arange(len(self.labels),
-                                                                      device=self.device)
-            mine = everything[self.rank::self.world_size][:self.samples_per_process]
-        elif order is not None:
-            mine = order
+            if order is None:
+                order = torch.arange(n)
+            mine = slice(self.rank, self.world_size * self.samples_per_process, self.world_size)
+            order = order[mine]
+            params = {k: v[..., mine] for k, v in params.items()}
+        index_home = self.images.device
+        order = None if order is None else order.to(index_home)
+        params = {k: v.to(self.device, non_blocking=True) for k, v in params.items()}
+        return order, params
+
+    def __iter__(self):
+        first = self._position if self._resuming else 0
+        self._resuming = False
+        order, params = self._draw_epoch()
         for batch in range(first, len(self)):
             start = batch * self.batch_size
-            index = slice(start, start + self.batch_size) if mine is None else \
-                mine[start:start + self.batch_size]
-            images = self.images[index]
-            if self.augment != "none":
-                images = augment(images, self.augment, self.generator)
-            x = normalize(images, self.mean, self.std)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            window = slice(start, start + self.batch_size)
+            index = window if order is None else order[window]
+            images, labels = self._take(index)
+            if params:
+                images = apply_augmentation(images, self.augment,
+                                            {k: v[..., window] for k, v in params.items()})
+            x = scale_and_shift(images, self.scale, self.shift, self.channels_last)
             self._position = batch + 1
-            yield x, self.labels[index]
-        self._order, self._position = None, 0
+            yield x, labels
+        self._epoch_generator_state, self._position = None, 0
+
+    def _take(self, index):
+        """One batch of uint8 images and labels, on the device."""
+        if self.resident:
+            return self.images[index], self.labels[index]
+        # Gather into pinned host memory, then copy without making the host wait (the caching
+        # host allocator keeps the pinned batch alive until its copy has finished).
+        return tuple(t[index].pin_memory().to(self.device, non_blocking=True)
+                     for t in (self.images, self.labels))

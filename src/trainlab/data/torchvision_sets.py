@@ -60,8 +60,9 @@ def _idx_source(title: str, torchvision_class: str, data_dir: Path, download: bo
         raise DataError(
             f"{title} files not found. Put {wanted} in {data_dir / torchvision_class / 'raw'}, "
             f"or pass --data-dir, or add --download to fetch them.\nLooked in:\n  {looked}")
+    origin = next(str(f) for f in folders if _find_idx_file(IDX_FILES["train"][0], [f]))
     return SourceData(train=splits["train"], test=splits["test"], class_names=class_names,
-                      mean=mean, std=std)
+                      mean=mean, std=std, origin=f"{title} files in {origin}")
 
 
 @register_dataset("mnist", "MNIST handwritten digits, 28x28 grey (torchvision layout, --download)")
@@ -108,4 +109,4 @@ def cifar10(data_dir: Path, download=False, image_size=None) -> SourceData:
             "or add --download.")
     return SourceData(train=_read_cifar(folder, train_names), test=_read_cifar(folder, ["test_batch"]),
                       class_names=CIFAR10_CLASSES, mean=(0.4914, 0.4822, 0.4465),
-                      std=(0.2470, 0.2435, 0.2616))
+                      std=(0.2470, 0.2435, 0.2616), origin=f"CIFAR-10 batches in {folder}")

@@ -6,6 +6,8 @@ crash while saving leaves the previous file intact.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import secrets
@@ -34,6 +36,37 @@ def unwrap_model(model: nn.Module) -> nn.Module:
             return model
 
 
+class WriteError(OSError):
+    """A file could not be written (no space, no permission, ...); names the file and why."""
+
+
+REASONS = {errno.ENOSPC: "no space left on the device", errno.EACCES: "permission denied",
+           errno.EPERM: "permission denied", errno.EROFS: "the file system is read-only",
+           errno.EDQUOT: "the disk quota is exceeded"}
+ADVICE = {errno.ENOSPC: "free some space or choose another --out",
+          errno.EDQUOT: "free some space or choose another --out",
+          errno.EACCES: "make the folder writable or choose another --out",
+          errno.EPERM: "make the folder writable or choose another --out",
+          errno.EROFS: "choose another --out"}
+
+
+@contextlib.contextmanager
+def writing(path: str | Path, what: str = "write"):
+    """Turn an OSError raised while writing `path` into a WriteError that names the file, says
+    why in words, and what to do."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as error:
+        reason = REASONS.get(error.errno, error.strerror or str(error))
+        advice = ADVICE.get(error.errno)
+        failure = WriteError(f"could not {what} {path}: {reason}"
+                             + (f"; {advice}" if advice else ""))
+        failure.errno = error.errno
+        raise failure from error
+
+
 def temporary_file_for(path: Path) -> str:
     """A new, empty file next to `path` (`.NAME.XXXXXXXX.tmp`) to write before `os.replace`.
     Created with mode 0666 minus the umask, like any file Python opens for writing (mkstemp's
@@ -48,23 +81,37 @@ def temporary_file_for(path: Path) -> str:
             continue
 
 
-def atomic_write(path: Path, write, previous: Path | None = None) -> None:
-    """Call `write(temporary_path)`, then move the result to `path` in one step (the file that
-    was there first becomes `previous`, when given). The file gets the permissions any new file
-    gets under the umask, whatever `write` did to them."""
+def atomic_write(path: Path, write, keep_previous: Path | None = None) -> None:
+    """Call `write(temporary_path)`, then move the result to `path` in one step; with
+    `keep_previous`, the file `path` held until then is moved there first. On any failure the
+    temporary file is removed, `path` is untouched, and an OSError becomes a WriteError naming
+    the file and why. The file gets the permissions any new file gets under the umask, whatever
+    `write` did to them."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_file_for(path)
-    mode = os.stat(temporary).st_mode & 0o777
-    try:
-        write(temporary)
-        os.chmod(temporary, mode)  # safetensors makes the files it writes private (0600)
-        if previous is not None and path.exists():
-            os.replace(path, previous)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = temporary_file_for(path)
+        try:
+            mode = os.stat(temporary).st_mode & 0o777
+            write(temporary)
+            os.chmod(temporary, mode)  # safetensors makes the files it writes private (0600)
+            if keep_previous is not None and path.exists():
+                os.replace(path, keep_previous)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def remove_temporary_files(folder: Path) -> list[Path]:
+    """Delete the `.NAME.*.tmp` files an interrupted `atomic_write` can leave (a SIGKILL gives it
+    no chance to clean up); returns what was removed."""
+    removed = []
+    for path in Path(folder).glob(".*.tmp"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, metadata: dict | None = None) -> None:
@@ -74,18 +121,40 @@ def save_checkpoint(path: str | Path, model: nn.Module, metadata: dict | None = 
     atomic_write(Path(path), lambda tmp: save_file(state, tmp, metadata=header))
 
 
-def load_checkpoint(path: str | Path, device="cpu") -> tuple[dict, dict]:
-    """Return (state_dict, metadata) from a .safetensors checkpoint."""
+# The metadata is a few kB (class names, preprocessing); a header far larger is not ours.
+MAX_METADATA_CHARS = 4_000_000
+
+
+def read_checkpoint_metadata(path: str | Path) -> dict:
+    """The JSON metadata of a .safetensors checkpoint, read from its header alone (no tensors)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        state = load_file(str(path), device=str(device))
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
-        metadata = json.loads(header.get(METADATA_KEY, "{}"))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({error}); it may be "
+                              "truncated or corrupted") from error
+    text = header.get(METADATA_KEY, "{}")
+    if len(text) > MAX_METADATA_CHARS:
+        raise CheckpointError(f"{path} cannot be used: its metadata is {len(text):,} characters "
+                              f"long, more than the {MAX_METADATA_CHARS:,} a checkpoint needs")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:  # RecursionError: absurdly nested JSON
+        raise CheckpointError(f"{path} cannot be used: its metadata is not valid JSON "
+                              f"({type(error).__name__})") from error
+
+
+def load_checkpoint(path: str | Path, device="cpu") -> tuple[dict, dict]:
+    """Return (state_dict, metadata) from a .safetensors checkpoint."""
+    path = Path(path)
+    metadata = read_checkpoint_metadata(path)
+    try:
+        state = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path} is not a readable checkpoint ({error}); it may be "
                               "truncated or corrupted") from error

@@ -11,6 +11,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from .device import DeviceError
+
 
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
@@ -24,12 +26,34 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
+class ProcessCountError(DeviceError):
+    """More processes asked for than this machine has GPUs."""
+
+
+def check_gpu_count(processes: int, device: torch.device) -> None:
+    """One GPU per process on CUDA: refuse, before starting anything, what cannot run."""
+    if device.type != "cuda" or processes <= 1:
+        return
+    available = torch.cuda.device_count()
+    if processes > available:
+        raise ProcessCountError(
+            f"--nproc {processes} needs {processes} GPUs (one per process), but this machine has "
+            f"{available}. Use --nproc {available} or fewer, or --device cpu --nproc {processes} "
+            "to train with CPU processes.")
+
+
 def setup(device: torch.device) -> torch.device:
     """Join the process group torchrun described in the environment; returns this rank's device."""
     if world_size() == 1 or dist.is_initialized():
         return device
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if local_rank >= torch.cuda.device_count():
+            raise ProcessCountError(
+                f"this is process {local_rank} on its machine, but the machine has only "
+                f"{torch.cuda.device_count()} GPU(s): start at most that many processes per "
+                "machine (torchrun --nproc-per-node), or pass --device cpu.")
+        device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return device

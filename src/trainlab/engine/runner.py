@@ -24,6 +24,7 @@ import torch
 
 from . import distributed
 from .checkpoint import load_state_dict, save_state_dict, unwrap_model
+from .compiling import compile_model, warm_up
 from .device import (
     autocast_factory,
     move_batch,
@@ -38,7 +39,8 @@ from .metrics import count_correct
 class Runner:
     def __init__(self, model, optimizer, loss_fn, metric=None, *, device="auto", scheduler=None,
                  precision="fp32", channels_last=None, callbacks=(), progress=None,
-                 checkpoint_metadata=None):
+                 checkpoint_metadata=None, compile="none", test_time_flip=False,
+                 course_log=True):
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         # channels_last is what makes bf16 convolutions fast on CPUs (oneDNN); in fp32 it was
@@ -51,6 +53,18 @@ class Runner:
         # Under torchrun the model is wrapped in DistributedDataParallel; checkpoints are always
         # saved from the plain module inside (`unwrap_model`).
         self.model = distributed.wrap_model(model.to(self.device), self.device)
+        # --compile: the training step runs the compiled model; evaluation and prediction run
+        # the plain one (see engine/compiling.py). compile_seconds is kept out of train_seconds.
+        self.eval_model = self.model
+        self.compile_mode = compile
+        self.model = compile_model(self.model, compile)
+        self.compile_seconds = 0.0
+        # Test-time augmentation: score each image and its mirror image, average the logits.
+        self.test_time_flip = test_time_flip
+        self._compiled_for: set = set()
+        if self.device.type == "cuda" and not torch.are_deterministic_algorithms_enabled():
+            # Fixed image sizes: let cuDNN pick the fastest convolution algorithms once.
+            torch.backends.cudnn.benchmark = True
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.metric = metric
@@ -58,6 +72,10 @@ class Runner:
         self.autocast = autocast_factory(self.device, self.precision)
         self.callbacks = list(callbacks)
         self.progress = sys.stderr.isatty() if progress is None else progress
+        self._bar = None  # the tqdm bar while one is shown: lines are written above it
+        # The course's log lines ("[Train] epoch: 0/5, step: 0/100, ...", epochs from 0). The
+        # CLI turns them off and prints its own through `write` (workflows/console_log.py).
+        self.course_log = course_log
         self.checkpoint_metadata = checkpoint_metadata or {}
         # The course's records, with the course's names and shapes.
         self.dev_scores: list[float] = []
@@ -70,7 +88,7 @@ class Runner:
         self.epoch = 0
         self.global_step = 0
         self.saved_best = False
-        self.stopwatch = Stopwatch()
+        self.stopwatch = Stopwatch(self.device)
         self.train_images = 0
         self._epoch_totals = self._zero_totals()
         self._pending_losses: list[tuple[int, torch.Tensor]] = []
@@ -106,6 +124,9 @@ class Runner:
             self.epoch, self.global_step, self.saved_best = 0, 0, False
             self._epoch_totals = self._zero_totals()
         self._resuming = False
+        if self.compile_mode != "none" and id(train_loader) not in self._compiled_for:
+            self.compile_seconds += warm_up(self, train_loader)
+            self._compiled_for.add(id(train_loader))
         self.model.train()
         while self.epoch < num_epochs:
             epoch = self.epoch
@@ -145,18 +166,21 @@ class Runner:
                 if (eval_steps > 0 and step > 0 and (step % eval_steps == 0
                                                      or step == num_training_steps - 1)) \
                         or (eval_at_epoch_end and last_of_epoch):
-                    self.stopwatch.stop()
+                    self.stopwatch.stop(sync=True)
                     self._flush_step_losses()
                     self.saved_best |= self._evaluate_and_keep_best(dev_loader, step, epoch,
                                                                     save_path)
                     self.stopwatch.start()
                 self.global_step = step + 1
                 self.train_images += len(y)
+                # Callbacks (checkpoints) are not training time. No device sync here: that would
+                # stall a GPU every step; the epoch-end stop below waits for the queued work.
                 self.stopwatch.stop()
                 self._trigger("on_step_end", train_loader)
                 self.stopwatch.start()
 
-            self.stopwatch.stop()
+            self.stopwatch.stop(sync=True)
+            self._bar = None
             self._flush_step_losses()
             # Each process saw its share of the batches: sum the counts over all of them.
             loss_sum, batches, correct, images = distributed.all_reduce_sum(
@@ -252,7 +276,8 @@ class Runner:
     def evaluate(self, dev_loader, **kwargs):
         """Return (score, loss) over `dev_loader`; the loss is the per-sample mean."""
         assert self.metric is not None
-        self.model.eval()
+        model = self.eval_model
+        model.eval()
         global_step = kwargs.get("global_step", -1)
         total_loss = torch.zeros((), dtype=torch.float64, device=self.device)
         count = 0
@@ -260,7 +285,7 @@ class Runner:
         for X, y in dev_loader:
             X, y = move_batch(X, y, self.device, self.channels_last)
             with self.autocast():
-                logits = self.model(X)
+                logits = forward(model, X, self.test_time_flip)
             logits = logits.float()
             total_loss += self.loss_fn(logits, y).double() * len(y)
             count += len(y)
@@ -275,10 +300,10 @@ class Runner:
     @torch.no_grad()
     def predict(self, x, **kwargs):
         """Logits for a batch `x` (moved to the runner's device)."""
-        self.model.eval()
+        self.eval_model.eval()
         x = move_inputs(x, self.device, self.channels_last)
         with self.autocast():
-            return self.model(x).float()
+            return forward(self.eval_model, x, self.test_time_flip).float()
 
     # -- saving --------------------------------------------------------------------------------
     def save_model(self, save_path):
@@ -306,7 +331,17 @@ class Runner:
             self.train_step_losses.append((step, value))
 
     def _print(self, line: str) -> None:
-        if self.is_main:
+        if self.course_log:
+            self.write(line)
+
+    def write(self, line: str) -> None:
+        """Print a line (rank 0 only), above the progress bar when one is shown, so the two
+        never overwrite each other."""
+        if not self.is_main:
+            return
+        if self._bar is not None:
+            self._bar.write(line)
+        else:
             print(line)
 
     def _record(self, **row) -> dict:
@@ -326,32 +361,46 @@ class Runner:
             return loader
         from tqdm import tqdm
 
-        return tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", leave=False, unit="batch")
+        self._bar = tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", leave=False,
+                         unit="batch", disable=not self.is_main)
+        return self._bar
+
+
+def forward(model, x: torch.Tensor, test_time_flip: bool = False) -> torch.Tensor:
+    """The model's output, or with `test_time_flip` the mean of it and its left-right mirror's."""
+    if not test_time_flip:
+        return model(x)
+    return (model(x) + model(x.flip(-1))) / 2
 
 
 class Stopwatch:
-    """Adds up the time between start() and stop() calls."""
+    """Adds up the time between start() and stop() calls. On a GPU the host runs ahead of the
+    device, so `stop(sync=True)` first waits for the queued work to finish."""
 
-    def __init__(self):
+    def __init__(self, device: torch.device | None = None):
         self.total = 0.0
         self._since: float | None = None
+        self.device = device
 
     def start(self) -> None:
         self._since = time.perf_counter()
 
-    def stop(self) -> None:
+    def stop(self, sync: bool = False) -> None:
+        if sync and self.device is not None and self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
         if self._since is not None:
             self.total += time.perf_counter() - self._since
             self._since = None
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss; names the step and epoch."""
+    """Training produced a NaN or infinite loss; names the step and epoch (`step` and `epoch`
+    are the Runner's 0-based counters; the message counts from 1, as the CLI's lines do)."""
 
     def __init__(self, step: int, epoch: int, value: float):
         self.step, self.epoch, self.value = step, epoch, value
-        super().__init__(f"the loss became {value} at step {step} (epoch {epoch}); training "
-                         "stopped. Lower the learning rate (e.g. --lr), check the data for "
+        super().__init__(f"the loss became {value} at step {step + 1} (epoch {epoch + 1}); "
+                         "training stopped. Lower the learning rate (e.g. --lr), check the data for "
                          "extreme values, or use --precision fp32.")
 
 

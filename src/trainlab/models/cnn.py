@@ -37,20 +37,29 @@ class ConvNet(ImageClassifier):
 
 @register_model("cnn")
 def cnn(*, in_channels, num_classes, input_size):
-    """Seed 003 final CNN: conv5x5(10), conv5x5(20), FC 256-64-classes (99.11% on MNIST)."""
+    """LeNet-style CNN: conv5x5(10), conv5x5(20), FC 256-64-classes (99.11% on MNIST).
+
+    The final CNN of seed 003.
+    """
     trunk = _conv_pool(in_channels, 10, 5) + _conv_pool(10, 20, 5)
     return ConvNet(trunk, [256, 64], num_classes, in_channels, input_size)
 
 
 @register_model("cnn-small")
 def cnn_small(*, in_channels, num_classes, input_size, n_feature: int = 6):
-    """Seed 002 CNN: two conv5x5 of n_feature channels, FC 50, LogSoftmax output."""
+    """Small CNN: two conv5x5 of n_feature channels, FC 50, LogSoftmax output.
+
+    Seed 002's CNN.
+    """
     trunk = _conv_pool(in_channels, n_feature, 5) + _conv_pool(n_feature, n_feature, 5)
     return ConvNet(trunk, [50], num_classes, in_channels, input_size, log_softmax=True)
 
 
 @register_model("lenet-cifar")
 def lenet_cifar(*, in_channels, num_classes, input_size):
-    """Seed 002 CIFAR-10 Net: conv5x5(6), conv5x5(16), FC 120-84-classes."""
+    """LeNet for CIFAR-10: conv5x5(6), conv5x5(16), FC 120-84-classes.
+
+    Seed 002's CIFAR-10 `Net`.
+    """
     trunk = _conv_pool(in_channels, 6, 5) + _conv_pool(6, 16, 5)
     return ConvNet(trunk, [120, 84], num_classes, in_channels, input_size)

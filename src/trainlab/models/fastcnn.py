@@ -5,7 +5,9 @@ CPU" (see `--recipe fast`). A 3x3 conv-BN-ReLU stem, then two stages of two such
 """
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ._base import ImageClassifier
 from ._registry import register_model
@@ -14,6 +16,20 @@ from ._registry import register_model
 def conv_bn(in_channels: int, out_channels: int) -> list[nn.Module]:
     return [nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+
+
+class GlobalMaxPool(nn.Module):
+    """(B, C, H, W) -> (B, C): the largest value per channel (AdaptiveMaxPool2d(1) + Flatten).
+
+    Under --deterministic it uses `amax`, whose backward has a deterministic CUDA version
+    (adaptive max-pooling's has none). Otherwise adaptive max-pooling: its backward follows the
+    saved argmax, where amax's compares values again, which under torch.compile on a GPU gave
+    NaN gradients in bf16 (one H200, torch 2.11)."""
+
+    def forward(self, x):
+        if torch.are_deterministic_algorithms_enabled():
+            return x.amax(dim=(2, 3))
+        return F.adaptive_max_pool2d(x, 1).flatten(1)
 
 
 class FastCNN(ImageClassifier):
@@ -26,7 +42,7 @@ class FastCNN(ImageClassifier):
             *conv_bn(in_channels, w1), nn.MaxPool2d(2),
             *conv_bn(w1, w2), *conv_bn(w2, w2), nn.MaxPool2d(2),
             *conv_bn(w2, w3), *conv_bn(w3, w3),
-            nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+            GlobalMaxPool(),
         )
         self.head = nn.Linear(w3, num_classes)
 

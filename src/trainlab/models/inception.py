@@ -34,7 +34,10 @@ class InceptionA(nn.Module):
 
 @register_model("inception")
 def inception(*, in_channels, num_classes, input_size):
-    """Seeds 003/004 InceptionA network: conv10, InceptionA, conv20, InceptionA, FC (98.9% MNIST)."""
+    """GoogLeNet-style network: conv10, InceptionA, conv20, InceptionA, FC (98.9% on MNIST).
+
+    Seeds 003/004's InceptionA network.
+    """
     features = nn.Sequential(
         nn.Conv2d(in_channels, 10, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
         InceptionA(10),

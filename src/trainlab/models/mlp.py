@@ -28,13 +28,19 @@ class MLP(ImageClassifier):
 
 @register_model("mlp")
 def mlp(*, in_channels, num_classes, input_size, hidden: tuple[int, ...] = (512, 256, 128, 64)):
-    """Seeds 003/004 MLP: 784-512-256-128-64-10 with ReLU, input size taken from the data."""
+    """Fully connected network: 784-512-256-128-64-10 with ReLU, input size taken from the data.
+
+    Seeds 003/004's MLP.
+    """
     in_features = in_channels * math.prod(input_size)
     return MLP(in_features, list(hidden), num_classes)
 
 
 @register_model("fc2")
 def fc2(*, in_channels, num_classes, input_size, n_hidden: int = 8):
-    """Seed 002 FC2Layer: two hidden layers of n_hidden units, LogSoftmax output."""
+    """Tiny fully connected network: two hidden layers of n_hidden units, LogSoftmax output.
+
+    Seed 002's FC2Layer.
+    """
     in_features = in_channels * math.prod(input_size)
     return MLP(in_features, [n_hidden, n_hidden], num_classes, log_softmax=True)

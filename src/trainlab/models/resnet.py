@@ -59,7 +59,8 @@ def make_stem(in_channels: int, stem: str) -> nn.Sequential:
             nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False), nn.BatchNorm2d(64),
             nn.ReLU(),
         )
-    raise ValueError(f"unknown stem {stem!r}; use 'imagenet' (seed 001) or 'cifar'")
+    raise ValueError(f"unknown stem {stem!r}; use 'imagenet' (7x7 stride-2 first layer) or "
+                     "'cifar' (3x3 stride-1 first layer, for 32x32 images)")
 
 
 class ResNet18(ImageClassifier):
@@ -119,7 +120,10 @@ def load_torchvision_resnet18_weights(model: ResNet18, torchvision_state: dict) 
 @register_model("resnet18")
 def resnet18(*, in_channels, num_classes, input_size, use_residual: bool = True,
              stem: Literal["imagenet", "cifar"] = "imagenet"):
-    """Seed 001 ResNet-18 (11.18M params); use_residual=False for the ablation, stem='cifar'."""
+    """ResNet-18 (11.18M params); use_residual=false drops the shortcuts, stem=cifar for 32x32.
+
+    Seed 001's Model_ResNet18; use_residual=False is its ablation.
+    """
     return ResNet18(in_channels, num_classes, use_residual=use_residual, stem=stem)
 
 
@@ -138,7 +142,10 @@ class ResidualBlock(nn.Module):
 
 @register_model("resnet-mini")
 def resnet_mini(*, in_channels, num_classes, input_size):
-    """Seeds 003/004 network with two ResidualBlocks (99.2% on MNIST in the course)."""
+    """Small residual network: two residual blocks, no BatchNorm (99.2% on MNIST in the course).
+
+    Seeds 003/004's network with two ResidualBlocks.
+    """
     features = nn.Sequential(
         nn.Conv2d(in_channels, 16, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
         ResidualBlock(16),

@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 
 from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, ImageDataset, create_dataset
-from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES
+from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, resolve_device, writing
+from ..engine.compiling import COMPILE_MODES
 from ..models import ModelOptionError, check_model_options, list_models
 
 
@@ -20,15 +21,37 @@ class ConfigError(ValueError):
     """A bad configuration value; the message names the key/flag."""
 
 
-# Named sets of defaults. "fast": the best Fashion-MNIST test accuracy found for about 90 s of
-# training on the 2-core development CPU: 0.9296 in 84.5 s (seed 0). Tried and dropped: widths
-# 32-64-128 for 7 epochs (0.9309 but 91 s), crop+flip (too strong for 10 epochs: 0.9256),
-# no label smoothing (0.9291). benchmarks/RESULTS.md has the 3-seed figures.
-RECIPES: dict[str, dict] = {
-    "fast": dict(model="fastcnn", epochs=9, batch_size=256, augment="flip", optimizer="sgd",
-                 lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="onecycle",
-                 label_smoothing=0.1, precision="auto"),
+# Named sets of defaults, one per kind of device the run trains on ("cpu" also serves MPS).
+# fast/cpu: the best Fashion-MNIST test accuracy found for about 90 s of training on the 2-core
+# development CPU: 0.9296 in 84.5 s (seed 0). Tried and dropped: widths 32-64-128 for 7 epochs
+# (0.9309 but 91 s), crop+flip (too strong for 10 epochs: 0.9256), no label smoothing (0.9291).
+# cuda entries, measured on one H200 (torch 2.11; benchmarks/RESULTS.md, GPU section): fast
+# 0.9367 +- 0.0020 in 3.6-4.0 s of training; best 0.9457 +- 0.0004 in 15.7-16.9 s. --compile
+# made neither faster there (fastcnn trains 0.82-0.96x as fast compiled) and costs 8-23 s of
+# compiling, so both run eager. Batch 2048 with lr 0.8 lost accuracy (0.918).
+_COMMON = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, schedule="onecycle",
+               label_smoothing=0.1, precision="auto")
+_WIDE = dict(model="fastcnn", model_options={"widths": [64, 128, 256]}, batch_size=512,
+             augment="crop-flip", lr=0.2, test_time_flip=True)
+RECIPES: dict[str, dict[str, dict]] = {
+    "fast": {
+        "cpu": dict(_COMMON, model="fastcnn", epochs=9, batch_size=256, augment="flip", lr=0.1),
+        "cuda": dict(_COMMON, model="fastcnn", epochs=15, batch_size=1024, augment="flip",
+                     lr=0.4, test_time_flip=True),
+    },
+    "best": {
+        "cpu": dict(_COMMON, **_WIDE, epochs=30),
+        "cuda": dict(_COMMON, **_WIDE, epochs=30),
+    },
 }
+
+
+def recipe_settings(recipe: str, device: str) -> dict:
+    """The recipe's settings for the kind of device `device` (e.g. auto, cpu, cuda:0) names."""
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+    kind = "cuda" if resolve_device(device).type == "cuda" else "cpu"
+    return dict(RECIPES[recipe][kind])
 
 
 @dataclass
@@ -62,13 +85,15 @@ class TrainConfig:
     checkpoint_steps: int = 500  # also save a resume checkpoint every N steps (0: epoch ends only)
     keep_resume: bool = False  # keep resume.pt/resume-prev.pt after the run finishes
     deterministic: bool = False  # PyTorch's deterministic algorithms (slower on GPU)
+    compile: str = "none"  # torch.compile mode for the training step (none: eager)
+    test_time_flip: bool = False  # evaluate/predict on each image and its mirror, averaged
     out: str | None = None  # run directory; default runs/<model>-<data>-<time>
     recipe: str | None = None  # the recipe these settings started from, if any
 
     def validate(self) -> TrainConfig:
         choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "augment": AUGMENTATIONS,
                    "precision": ("auto", *PRECISIONS), "model": list_models(),
-                   "on_bad_sample": BAD_SAMPLE_POLICIES}
+                   "on_bad_sample": BAD_SAMPLE_POLICIES, "compile": COMPILE_MODES}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} = {getattr(self, key)!r} is not one of: "
@@ -102,7 +127,8 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def save(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        with writing(path):
+            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
 # Settings that may change when a run is resumed: they do not change what is computed.
@@ -157,9 +183,8 @@ def build_config(file: str | Path | None = None, **overrides) -> TrainConfig:
     """Defaults, then the YAML file's values, then `overrides` (e.g. the flags a user typed)."""
     from_file = read_config_file(file) if file else {}
     recipe = overrides.get("recipe") or from_file.get("recipe")
-    if recipe is not None and recipe not in RECIPES:
-        raise ConfigError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
-    values = dict(RECIPES[recipe]) if recipe else {}
+    device = overrides.get("device") or from_file.get("device") or "auto"
+    values = recipe_settings(recipe, device) if recipe else {}
     values.update(from_file)
     values.update(overrides)
     return TrainConfig(**values).validate()

@@ -8,13 +8,13 @@ import torch.nn.functional as F
 
 from ..analysis import plot_confusion_matrix
 from ..data import TensorLoader
-from ..engine import Runner, confusion_matrix, per_class_accuracy, resolve_device
+from ..engine import Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
+from .checkpoint_metadata import checkpoint_metadata
 from .config import build_config, dataset_for
 from .run_dir import (
     SPLIT_RECORD,
     RunDirError,
     RunLock,
-    checkpoint_metadata,
     csv_writer,
     load_run_model,
     recorded_data_changes,
@@ -73,7 +73,9 @@ def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -
                                  expected=checkpoint_metadata(config, data))
     # Score with the precision the run trained and was tested with, so the figures agree.
     runner = Runner(model, None, F.cross_entropy, None, device=device,
-                    precision=config.precision, progress=False)
+                    precision=config.precision, progress=False,
+                    test_time_flip=config.test_time_flip)
+    echo(data.describe())
     prep = meta["preprocessing"]
     loader = TensorLoader(getattr(data, split), config.eval_batch_size, prep["mean"], prep["std"],
                           device=device)
@@ -95,13 +97,16 @@ def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -
     if changed:
         report["data_changed"] = changed
     write_json(run_dir / f"evaluation-{split}.json", report)
-    with open(run_dir / f"confusion-{split}.csv", "w", newline="") as handle:
+    with writing(run_dir / f"confusion-{split}.csv"), \
+            open(run_dir / f"confusion-{split}.csv", "w", newline="") as handle:
         writer = csv_writer(handle)
         writer.writerow(["true \\ predicted", *names])
         for name, row in zip(names, matrix.tolist()):
             writer.writerow([name, *row])
-    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}.png",
-                          title=f"{split}: accuracy {report['accuracy']:.4f}")
+    title = f"{run_dir.name}: {split} accuracy {report['accuracy']:.4f} ({checkpoint})"
+    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}.png", title=title)
+    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}-normalised.png",
+                          title=f"{title}\neach row: share of that true class", normalise=True)
 
     echo(f"{split} accuracy: {report['accuracy']:.4f}   loss: {report['loss']:.4f}   "
          f"({len(labels)} images, {checkpoint})")
@@ -113,5 +118,5 @@ def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -
     for name, row in zip(names, matrix.tolist()):
         echo(f"{name:<{width}}  " + " ".join(f"{v:5d}" for v in row))
     echo(f"saved: {run_dir / f'evaluation-{split}.json'}, confusion-{split}.csv, "
-         f"confusion-{split}.png")
+         f"confusion-{split}.png, confusion-{split}-normalised.png")
     return report

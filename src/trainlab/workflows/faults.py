@@ -3,8 +3,11 @@
 TRAINLAB_FAULT=kill-at-step:N    SIGKILL this process after training step N
 TRAINLAB_FAULT=kill-in-eval:N    SIGKILL this process during the N-th evaluation (1-based)
 TRAINLAB_FAULT=nan-at-step:N     make the weights NaN after step N (the next loss is NaN)
+TRAINLAB_FAULT=sigint-at-step:N  send this process SIGINT (Ctrl-C) after training step N
+TRAINLAB_FAULT=sigterm-at-step:N send this process SIGTERM after training step N
 
-The tests kill real training processes this way at exact, repeatable points. Without the
+Steps are counted from 0, as the Runner's `step` is. The tests kill and interrupt real training
+processes this way at exact, repeatable points. Without the
 variable, nothing here is used.
 """
 from __future__ import annotations
@@ -23,6 +26,10 @@ def _parse() -> tuple[str, int] | None:
     return kind, int(number)
 
 
+SIGNALS = {"kill-at-step": signal.SIGKILL, "sigint-at-step": signal.SIGINT,
+           "sigterm-at-step": signal.SIGTERM}
+
+
 class _StepFault:
     def __init__(self, kind: str, step: int):
         self.kind, self.step = kind, step
@@ -30,8 +37,8 @@ class _StepFault:
     def on_step_end(self, runner, loader) -> None:
         if runner.global_step - 1 != self.step:
             return
-        if self.kind == "kill-at-step":
-            os.kill(os.getpid(), signal.SIGKILL)
+        if self.kind in SIGNALS:
+            os.kill(os.getpid(), SIGNALS[self.kind])
         if self.kind == "nan-at-step":
             with torch.no_grad():
                 for parameter in runner.model.parameters():
@@ -40,7 +47,7 @@ class _StepFault:
 
 def from_environment() -> list:
     fault = _parse()
-    return [_StepFault(*fault)] if fault and fault[0] in ("kill-at-step", "nan-at-step") else []
+    return [_StepFault(*fault)] if fault and fault[0] in (*SIGNALS, "nan-at-step") else []
 
 
 class _KillingLoader:

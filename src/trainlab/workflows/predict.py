@@ -14,7 +14,8 @@ from PIL import Image
 
 from ..data.image_files import is_image_file, to_array
 from ..data.transforms import normalize
-from ..engine import resolve_device
+from ..engine import resolve_device, writing
+from ..engine.runner import forward
 from .run_dir import csv_writer, load_run_model, resolve_run_dir
 
 BATCH = 256
@@ -90,7 +91,8 @@ def predict_files(run: str | Path, inputs: list[str | Path], top_k: int = 3,
     for start in range(0, len(loaded), BATCH):
         chunk = loaded[start:start + BATCH]
         x = normalize(torch.stack([t for _, t in chunk]).to(device), mean, std)
-        probabilities = model(x).float().softmax(dim=1).cpu()
+        probabilities = forward(model, x, bool(meta.get("test_time_flip"))).float() \
+            .softmax(dim=1).cpu()
         values, indices = probabilities.topk(top_k, dim=1)
         for (path, _), vals, idxs in zip(chunk, values.tolist(), indices.tolist()):
             predictions.append(Prediction(path, [names[i] for i in idxs], vals))
@@ -99,7 +101,7 @@ def predict_files(run: str | Path, inputs: list[str | Path], top_k: int = 3,
 
 def write_predictions_csv(predictions: list[Prediction], path: str | Path) -> None:
     top_k = max((len(p.classes) for p in predictions), default=1)
-    with open(path, "w", newline="") as handle:
+    with writing(path), open(path, "w", newline="") as handle:
         writer = csv_writer(handle)
         header = ["path"]
         for rank in range(1, top_k + 1):

@@ -48,7 +48,7 @@ class ResumeCheckpointer:
         state["config"] = self.config
         state["versions"] = versions()
         atomic_write(self.run_dir / RESUME, lambda temporary: torch.save(state, temporary),
-                     previous=self.run_dir / PREVIOUS)
+                     keep_previous=self.run_dir / PREVIOUS)
         self.last_saved_step = runner.global_step
 
 
@@ -63,8 +63,18 @@ def read_resume_checkpoint(path: Path) -> dict:
     return state
 
 
-def load_resume_checkpoint(run_dir: Path, echo=print) -> dict:
-    """The newest readable resume checkpoint; falls back to the previous one, saying so."""
+def has_resume_checkpoint(run_dir: Path) -> bool:
+    """Whether a resume checkpoint (readable or not) exists in `run_dir`."""
+    return any((Path(run_dir) / name).exists() for name in (RESUME, PREVIOUS))
+
+
+def load_resume_checkpoint(run_dir: Path, echo=print, apply=None) -> dict:
+    """The newest usable resume checkpoint; falls back to the previous one, saying so.
+
+    `apply(state)` (e.g. loading it into the Runner) is part of "usable": a checkpoint that
+    loads but does not fit the model is passed over like an unreadable one. Applying the older
+    checkpoint replaces everything a failed attempt had set.
+    """
     errors = []
     for name in (RESUME, PREVIOUS):
         path = Path(run_dir) / name
@@ -73,13 +83,20 @@ def load_resume_checkpoint(run_dir: Path, echo=print) -> dict:
             continue
         try:
             state = read_resume_checkpoint(path)
+            if apply is not None:
+                try:
+                    apply(state)
+                except Exception as error:  # wrong shapes, missing keys, wrong types
+                    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                    raise CheckpointError(f"{path} does not fit this run's model and settings "
+                                          f"({first[:200]})") from error
         except CheckpointError as error:
             errors.append(str(error))
             continue
         if errors:
             echo(f"warning: {errors[-1]}; falling back to {path} (step {state['global_step']})")
         return state
-    raise CheckpointError(f"cannot resume {run_dir}: no readable resume checkpoint\n  "
+    raise CheckpointError(f"cannot resume {run_dir}: no usable resume checkpoint\n  "
                           + "\n  ".join(errors))
 
 

@@ -7,6 +7,8 @@
     runs/<name>/last.safetensors   weights at the end of training
     runs/<name>/curves.png         loss and accuracy curves
     runs/<name>/results.json       test accuracy/loss, best dev accuracy, timings
+    runs/<name>/bad-samples.txt    every file/row left out (--on-bad-sample skip) or passed over
+    runs/<name>/error.log          the traceback of an unexpected error (the CLI says so)
 
 While a process trains, resumes or evaluates a run it holds an OS lock on the directory
 (`RunLock`), so a second process is refused instead of interleaving its files.
@@ -21,10 +23,11 @@ import re
 import time
 from pathlib import Path
 
-from .. import __version__
 from ..data import split_changes
-from ..engine import load_checkpoint
+from ..engine import CheckpointError, load_checkpoint, writing
+from ..engine.checkpoint import atomic_write, read_checkpoint_metadata
 from ..models import create_model
+from .checkpoint_metadata import check_metadata
 
 try:
     import fcntl
@@ -38,10 +41,32 @@ SPLIT_RECORD = "data-split.json"
 # Every CSV trainlab writes ends its lines with "\n" (csv's own default is "\r\n"), so a file
 # rewritten in part (metrics.csv on resume) is byte for byte what one uninterrupted write gives.
 CSV_LINE_END = "\n"
+# Every file/row left out (--on-bad-sample skip) or passed over (no image extension), and why.
+BAD_SAMPLES = "bad-samples.txt"
 
 
 class RunDirError(ValueError):
     pass
+
+
+# The run directory this process is working on (set by new_run_dir and resolve_run_dir), so that
+# the CLI can put an unexpected error's traceback next to the run's other files.
+_current_run_dir: Path | None = None
+
+
+def current_run_dir() -> Path | None:
+    return _current_run_dir
+
+
+def forget_current_run_dir() -> None:
+    """Start a new command with no run directory known (the CLI may run several in a process)."""
+    _set_current(None)
+
+
+def _set_current(path: Path | None) -> Path | None:
+    global _current_run_dir
+    _current_run_dir = path
+    return path
 
 
 def new_run_dir(out: str | None, model: str, data: str, root: str = "runs") -> tuple[Path, bool]:
@@ -59,16 +84,18 @@ def new_run_dir(out: str | None, model: str, data: str, root: str = "runs") -> t
             path = path.with_name(f"{path.name.rsplit('~', 1)[0]}~{suffix}")
             suffix += 1
     created = not path.exists()
-    path.mkdir(parents=True, exist_ok=True)
-    return path, created
+    with writing(path, "create the run directory"):
+        path.mkdir(parents=True, exist_ok=True)
+    return _set_current(path), created
 
 
 def remove_unstarted_run(path: Path, created: bool) -> None:
     """Undo `new_run_dir` for a run that failed before its first step, so the directory does not
     block the next `--out`: the files a run writes at its start, then the directory if it was
     created for this run and is now empty."""
-    for name in ("config.yaml", SPLIT_RECORD, "metrics.csv"):
-        (path / name).unlink(missing_ok=True)
+    for name in ("config.yaml", SPLIT_RECORD, BAD_SAMPLES, "metrics.csv"):
+        with contextlib.suppress(OSError):  # an unwritable folder: the first error is the news
+            (path / name).unlink(missing_ok=True)
     if created:
         with contextlib.suppress(OSError):  # something else is in it: leave it
             path.rmdir()
@@ -121,7 +148,7 @@ def resolve_run_dir(run: str | Path) -> Path:
     if not (path / "config.yaml").is_file():
         raise RunDirError(f"{path} is not a run directory (no config.yaml); pass the folder that "
                           "`trainlab train` printed")
-    return path
+    return _set_current(path)
 
 
 class MetricsWriter:
@@ -130,17 +157,19 @@ class MetricsWriter:
     def __init__(self, path: Path, append: bool = False):
         self.path = path
         if not append:
-            with open(path, "w", newline="") as handle:
+            with writing(path), open(path, "w", newline="") as handle:
                 csv_writer(handle).writerow(METRIC_COLUMNS)
 
     def keep_rows(self, count: int) -> None:
         """Cut the file back to its header and first `count` rows (on resume); bytes are kept
         as they are, so the rows that stay are not rewritten."""
         lines = self.path.read_bytes().split(CSV_LINE_END.encode())
-        self.path.write_bytes(CSV_LINE_END.encode().join(lines[:1 + count]) + CSV_LINE_END.encode())
+        with writing(self.path):
+            self.path.write_bytes(CSV_LINE_END.encode().join(lines[:1 + count])
+                                  + CSV_LINE_END.encode())
 
     def on_metrics(self, runner, row: dict) -> None:
-        with open(self.path, "a", newline="") as handle:
+        with writing(self.path), open(self.path, "a", newline="") as handle:
             csv_writer(handle).writerow([_format(row.get(c)) for c in METRIC_COLUMNS])
 
 
@@ -176,28 +205,14 @@ def recorded_data_changes(run_dir: Path, data, splits=("train", "dev", "test")) 
     return "; ".join(changes) or None
 
 
+def write_lines(path: Path, lines: list[str]) -> None:
+    text = "".join(f"{line}\n" for line in lines)
+    atomic_write(path, lambda temporary: Path(temporary).write_text(text))
+
+
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def checkpoint_metadata(config, data) -> dict:
-    """What a checkpoint needs to be used on its own: the model to build, the classes, and how
-    an image must be prepared (plain JSON, stored inside the safetensors file)."""
-    import torch
-
-    return {
-        "format": "trainlab-checkpoint-1",
-        "model": config.model,
-        "model_options": config.model_options,
-        "in_channels": data.in_channels,
-        "num_classes": data.num_classes,
-        "input_size": list(data.image_size),
-        "class_names": data.class_names,
-        "preprocessing": data.preprocessing(),
-        "data": config.data,
-        "trainlab_version": __version__,
-        "torch_version": torch.__version__,
-    }
+    text = json.dumps(data, indent=2) + "\n"
+    atomic_write(path, lambda temporary: Path(temporary).write_text(text))
 
 
 # What a checkpoint must share with a run to be scored on that run's data.
@@ -233,20 +248,31 @@ def checkpoint_path(run: str | Path, checkpoint: str | Path | None = None) -> Pa
 def load_run_model(run: str | Path, which: str | Path | None = None, device="cpu",
                    expected: dict | None = None):
     """(model, metadata) rebuilt from a run's checkpoint (`which`: best, last, or a path); no
-    pickle involved. With `expected` (a run's `checkpoint_metadata`), a checkpoint that does not
-    fit that run (another model, data set, class list or input shape) is refused, naming both."""
+    pickle involved. The metadata is checked before anything is built from it (a checkpoint may
+    come from anyone), and the model it describes must build. With `expected` (a run's
+    `checkpoint_metadata`), a checkpoint that does not fit that run (another model, data set,
+    class list or input shape) is refused, naming both, before any weights are loaded."""
     path = checkpoint_path(run, which)
-    state, meta = load_checkpoint(path, device=device)
-    if "model" not in meta:
-        raise RunDirError(f"{path} has no trainlab metadata (model name, classes)")
+    meta = check_metadata(read_checkpoint_metadata(path), path)
+    try:
+        model = create_model(meta["model"], in_channels=meta["in_channels"],
+                             num_classes=meta["num_classes"], input_size=tuple(meta["input_size"]),
+                             **meta.get("model_options", {}))
+    except Exception as error:  # e.g. an input too small for the model's layers
+        raise CheckpointError(f"{path} cannot be used: its metadata describes a model that cannot "
+                              f"be built ({error})") from error
     if expected is not None:
         mismatches = checkpoint_mismatches(meta, expected)
         if mismatches:
             raise RunDirError(f"checkpoint {path} does not belong to the run {run}: "
                               + "; ".join(mismatches) + ". Evaluate it with the run it came "
                               "from, or pass a checkpoint of this run")
-    model = create_model(meta["model"], in_channels=meta["in_channels"],
-                         num_classes=meta["num_classes"], input_size=tuple(meta["input_size"]),
-                         **meta.get("model_options", {}))
-    model.load_state_dict(state)
+    state, _ = load_checkpoint(path, device=device)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[:2]
+        raise CheckpointError(f"{path} cannot be used: its weights do not fit the "
+                              f"{meta['model']!r} model its metadata describes "
+                              f"({' '.join(s.strip() for s in first)[:300]})") from error
     return model.to(device).eval(), meta

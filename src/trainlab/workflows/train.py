@@ -19,25 +19,36 @@ from .. import __version__
 from ..analysis import plot_curves
 from ..data import TensorLoader, record_splits
 from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
+from ..engine.checkpoint import WriteError, remove_temporary_files
 from ..engine.runner import NonFiniteLossError
 from ..models import create_model
 from . import faults
+from .checkpoint_metadata import checkpoint_metadata
 from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
-from .resume import RESUME, ResumeCheckpointer, load_resume_checkpoint, remove_resume_checkpoints
+from .console_log import ConsoleLog
+from .interrupt import StopAtStepBoundary
+from .resume import (
+    RESUME,
+    ResumeCheckpointer,
+    has_resume_checkpoint,
+    load_resume_checkpoint,
+    remove_resume_checkpoints,
+)
 from .run_dir import (
+    BAD_SAMPLES,
     BEST,
     LAST,
     SPLIT_RECORD,
     MetricsWriter,
     RunDirError,
     RunLock,
-    checkpoint_metadata,
     new_run_dir,
     read_metrics,
     recorded_data_changes,
     remove_unstarted_run,
     resolve_run_dir,
     write_json,
+    write_lines,
 )
 
 
@@ -108,6 +119,14 @@ def build_model(config: TrainConfig, data):
         raise ConfigError(f"--model {config.model}: {error}") from error
 
 
+def kept_checkpoint(run_dir: Path, checkpointer: ResumeCheckpointer, good: str = "") -> str:
+    """Which resume checkpoint survives a failed run, in words."""
+    if checkpointer.last_saved_step is None:
+        return "no checkpoint had been saved yet"
+    return (f"{run_dir / RESUME} (step {checkpointer.last_saved_step}) is the last {good}"
+            "checkpoint and was kept")
+
+
 def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
           allow_changed_data: bool = False) -> TrainResult:
     """Train as `config` says; write and return the run directory and results.
@@ -148,10 +167,15 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     scheduler = create_scheduler(config.schedule, optimizer, config.epochs * len(train_loader))
     loss_fn = partial(F.cross_entropy, label_smoothing=config.label_smoothing) \
         if config.label_smoothing else F.cross_entropy
+    stopper = StopAtStepBoundary()  # told its checkpointer and run directory in _run
     runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
                     scheduler=scheduler, precision=config.precision,
-                    callbacks=faults.from_environment(),
-                    checkpoint_metadata=checkpoint_metadata(config, data))
+                    callbacks=[*faults.from_environment(), stopper,
+                               ConsoleLog(config.epochs, len(train_loader))],
+                    checkpoint_metadata=checkpoint_metadata(config, data), course_log=False,
+                    compile=config.compile, test_time_flip=config.test_time_flip)
+    for loader in (train_loader, dev_loader, test_loader):  # batches in the model's layout
+        loader.channels_last = runner.channels_last
 
     created = False
     run_dir = resume_dir
@@ -163,20 +187,37 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
         if main and resume_dir is None and (run_dir / "config.yaml").exists():
             raise RunDirError(f"{run_dir} already holds a run; choose another --out or delete it")
         try:
-            return _run(config, data, runner, run_dir, train_loader, dev_loader, test_loader,
-                        has_dev, n_params, main, echo, started, resume_dir, allow_changed_data)
+            return _run(config, data, runner, stopper, run_dir, train_loader, dev_loader,
+                        test_loader, has_dev, n_params, main, echo, started, resume_dir,
+                        allow_changed_data, device)
         except Exception:
             if main and resume_dir is None and runner.global_step == 0:
                 remove_unstarted_run(run_dir, created)
             raise
 
 
-def _run(config, data, runner, run_dir, train_loader, dev_loader, test_loader, has_dev, n_params,
-         main, echo, started, resume_dir, allow_changed_data) -> TrainResult:
+def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_loader, has_dev,
+         n_params, main, echo, started, resume_dir, allow_changed_data, device) -> TrainResult:
     """The part of `train` that runs inside the locked run directory."""
+    if resume_dir is not None and main:
+        removed = remove_temporary_files(run_dir)
+        if removed:
+            echo(f"removed {len(removed)} unfinished temporary file(s) left by the interrupted "
+                 f"run: {', '.join(p.name for p in removed)}")
+    if resume_dir is not None and not has_resume_checkpoint(run_dir) \
+            and not (run_dir / "results.json").exists():
+        # Stopped before its first checkpoint: nothing to continue from, so start it again.
+        echo(f"{run_dir} has no resume checkpoint yet (it stopped before the first one); "
+             "training it from the start")
+        resume_dir = None
     if main and resume_dir is None:
         config.save(run_dir / "config.yaml")
         write_json(run_dir / SPLIT_RECORD, record_splits(data))
+        if data.problems or data.passed_over:  # the notes list a few; the file names all
+            write_lines(run_dir / BAD_SAMPLES, data.problems + data.passed_over)
+            what = [f"{len(data.problems)} left-out sample(s)"] if data.problems else []
+            what += [f"{len(data.passed_over)} passed-over file(s)"] if data.passed_over else []
+            echo(f"all {' and '.join(what)} are listed in {run_dir / BAD_SAMPLES}")
     elif main:
         changed = recorded_data_changes(run_dir, data)
         if changed and not allow_changed_data:
@@ -184,31 +225,42 @@ def _run(config, data, runner, run_dir, train_loader, dev_loader, test_loader, h
                               f"{changed}; resuming would train on other images. Restore the "
                               "data, or add --force to resume anyway.")
     checkpointer = ResumeCheckpointer(run_dir, config.to_dict(), config.checkpoint_steps)
+    stopper.checkpointer, stopper.run_dir = (checkpointer if main else None), run_dir
     metrics = MetricsWriter(run_dir / "metrics.csv", append=resume_dir is not None) if main \
         else None
     if main:
         runner.callbacks[:0] = [metrics, checkpointer]
     if resume_dir is not None:
-        state = load_resume_checkpoint(run_dir, echo)
-        runner.load_training_state(state, train_loader)
+        state = load_resume_checkpoint(
+            run_dir, echo, apply=lambda state: runner.load_training_state(state, train_loader))
         checkpointer.last_saved_step = state["global_step"]
         if main:
             metrics.keep_rows(len(runner.history))  # rows after that checkpoint come again
-        echo(f"resuming {run_dir} at epoch {runner.epoch}, step {runner.global_step}")
+        echo(f"resuming {run_dir} at epoch {min(runner.epoch + 1, config.epochs)} of "
+             f"{config.epochs}, after step {runner.global_step}")
     echo(f"model: {config.model} ({n_params:,} parameters) on {runner.device}, {runner.precision}"
          + (", channels_last" if runner.channels_last else ""))
     try:
-        runner.train(train_loader, faults.wrap_dev_loader(dev_loader) if has_dev else None,
-                     num_epochs=config.epochs, log_steps=config.log_steps,
-                     eval_steps=config.eval_steps if has_dev else 0,
-                     eval_at_epoch_end=has_dev and config.eval_steps == 0,
-                     save_path=run_dir / BEST)
+        with stopper:
+            runner.train(train_loader, faults.wrap_dev_loader(dev_loader) if has_dev else None,
+                         num_epochs=config.epochs, log_steps=config.log_steps,
+                         eval_steps=config.eval_steps if has_dev else 0,
+                         eval_at_epoch_end=has_dev and config.eval_steps == 0,
+                         save_path=run_dir / BEST)
+            stopper.on_step_end(runner, train_loader)  # a signal after the last step's check
+        runner.save_model(run_dir / LAST)
     except NonFiniteLossError as error:
-        kept = (f"{run_dir / RESUME} (step {checkpointer.last_saved_step}) is the last good "
-                "checkpoint and was kept" if checkpointer.last_saved_step is not None
-                else "no checkpoint had been saved yet")
-        raise TrainingStopped(f"{error}\n{kept}.") from error
-    runner.save_model(run_dir / LAST)
+        raise TrainingStopped(f"{error}\n{kept_checkpoint(run_dir, checkpointer, 'good ')}.") \
+            from error
+    except WriteError as error:
+        raise WriteError(f"{error}\n{kept_checkpoint(run_dir, checkpointer)}; after that, "
+                         f"continue with `trainlab train --resume {run_dir}`.") from error
+    except RuntimeError as error:
+        if config.deterministic and "does not have a deterministic implementation" in str(error):
+            raise ConfigError(f"--deterministic: model {config.model!r} uses an operation with no "
+                              f"deterministic version on {device.type}: {str(error).splitlines()[0]}"
+                              " Train without --deterministic, or with --device cpu.") from error
+        raise
 
     runner.load_model(run_dir / BEST)
     test_accuracy, test_loss = runner.evaluate(test_loader)
@@ -216,22 +268,28 @@ def _run(config, data, runner, run_dir, train_loader, dev_loader, test_loader, h
     if not main:
         return TrainResult(run_dir, {"test_accuracy": test_accuracy, "test_loss": test_loss})
     plot_curves(read_metrics(run_dir / "metrics.csv"), run_dir / "curves.png",
-                title=f"{config.model} on {config.data}")
+                title=f"{run_dir.name}: {config.model} on {config.data}")
     results = {
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
         "best_dev_accuracy": runner.best_score if has_dev else None,
         "final_train_loss": runner.train_epoch_losses[-1],
         "epochs": config.epochs,
+        "batch_size": config.batch_size,
         "steps": runner.global_step,
         "train_seconds": round(runner.train_seconds, 3),
         "train_images_per_second": round(runner.train_images / max(runner.train_seconds, 1e-9), 1),
+        "compile": config.compile,
+        "compile_seconds": round(runner.compile_seconds, 3),
         "total_seconds": round(time.perf_counter() - started, 3),
         "parameters": n_params,
         "model": config.model,
         "data": config.data,
         "data_sizes": {"train": len(data.train), "dev": len(data.dev), "test": len(data.test)},
         "data_notes": data.notes,
+        "bad_samples_left_out": len(data.problems),
+        "files_passed_over": len(data.passed_over),
+        "bad_samples_file": BAD_SAMPLES if data.problems or data.passed_over else None,
         "device": str(runner.device),
         "processes": distributed.world_size(),
         "batch_size_per_process": train_loader.batch_size,
@@ -244,12 +302,14 @@ def _run(config, data, runner, run_dir, train_loader, dev_loader, test_loader, h
     write_json(run_dir / "results.json", results)
     if not config.keep_resume:  # finished: the weights stay, the resume state is not needed
         remove_resume_checkpoints(run_dir)
+    compiling = f", compiling {runner.compile_seconds:.1f} s" if config.compile != "none" else ""
     if has_dev:
         echo(f"best dev accuracy: {runner.best_score:.4f}; training took "
-             f"{runner.train_seconds:.1f} s ({results['train_images_per_second']:.0f} images/s)")
+             f"{runner.train_seconds:.1f} s ({results['train_images_per_second']:.0f} images/s)"
+             + compiling)
     else:
         echo(f"training took {runner.train_seconds:.1f} s "
-             f"({results['train_images_per_second']:.0f} images/s)")
+             f"({results['train_images_per_second']:.0f} images/s)" + compiling)
     echo(f"curves: {run_dir / 'curves.png'}   checkpoint: {run_dir / BEST}")
     echo(f"test accuracy: {test_accuracy:.4f}")
     echo(f"run directory: {run_dir}")

@@ -1,0 +1,70 @@
+"""`torch.compile` for the training step, with its compile time kept out of the training time.
+
+Compiling happens the first time the compiled model sees an input shape, so by default it would
+land inside the first training steps. `warm_up` runs forward and backward once for every batch
+shape a loader will produce (the full batch and the last, smaller one), then puts the weights,
+BatchNorm statistics, gradients and random number generators back exactly as they were: training
+then starts from the same state as without compiling, and `Runner.compile_seconds` reports the
+compile time on its own. Evaluation and prediction use the plain module (BatchNorm in eval mode
+would be one more compilation, for little gain).
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .checkpoint import unwrap_model
+
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+
+
+def compile_model(model: torch.nn.Module, mode: str) -> torch.nn.Module:
+    """The model compiled with `mode` (static shapes: one graph per batch shape)."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"unknown compile mode {mode!r}; choose from {', '.join(COMPILE_MODES)}")
+    if mode == "none":
+        return model
+    return torch.compile(model, mode=mode, dynamic=False)
+
+
+def training_batch_sizes(loader) -> list[int]:
+    """The batch sizes a TensorLoader-like loader yields (its full and last batch)."""
+    n, batch = loader.samples_per_process, loader.batch_size
+    sizes = [min(batch, n)]
+    if n % batch and not getattr(loader, "drop_last", False) and n > batch:
+        sizes.append(n % batch)
+    return sizes
+
+
+def warm_up(runner, loader) -> float:
+    """Compile the training step for `loader`'s batch shapes; returns the seconds it took.
+    Loaders without a known sample shape are skipped (they compile during training)."""
+    images = getattr(loader, "images", None)
+    if images is None or not hasattr(loader, "samples_per_process"):
+        return 0.0
+    model = unwrap_model(runner.model)
+    saved_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    saved_rng = torch.get_rng_state()
+    saved_cuda_rng = torch.cuda.get_rng_state_all() if runner.device.type == "cuda" else None
+    started = time.perf_counter()
+    runner.model.train()
+    for size in training_batch_sizes(loader):
+        x = torch.zeros((size, *images.shape[1:]), device=runner.device)
+        if runner.channels_last or getattr(loader, "channels_last", False):
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = torch.zeros(size, dtype=torch.long, device=runner.device)
+        with runner.autocast():
+            loss = runner.loss_fn(runner.model(x), y)
+        loss.backward()
+    if runner.device.type == "cuda":
+        torch.cuda.synchronize(runner.device)
+    seconds = time.perf_counter() - started
+    runner.optimizer.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        for key, value in model.state_dict().items():
+            value.copy_(saved_state[key])
+    torch.set_rng_state(saved_rng)
+    if saved_cuda_rng is not None:
+        torch.cuda.set_rng_state_all(saved_cuda_rng)
+    return seconds
