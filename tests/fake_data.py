@@ -90,3 +90,9 @@ def make_csv_dataset(root: Path, n=24, classes=("airplane", "ship", "truck"), si
         lines.append(f"{i},{label if integer_labels else classes[label]}")
     (root / "trainLabels.csv").write_text("\n".join(lines) + "\n")
     return root
+
+
+def tiny_mlp_args(batch_size: int) -> list[str]:
+    """`trainlab train` flags for the smallest useful run: a one-epoch, 8-unit MLP, no log lines."""
+    return ["--model", "mlp", "--option", "hidden=[8]", "--epochs", "1", "--batch-size",
+            str(batch_size), "--log-steps", "0"]

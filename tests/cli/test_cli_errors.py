@@ -10,11 +10,10 @@ import time
 import pytest
 
 import trainlab.cli.main as cli
-from fake_data import make_image_folder
+from fake_data import make_image_folder, tiny_mlp_args
 from trainlab.cli.main import build_parser, main
 
-TINY = ["--model", "mlp", "--option", "hidden=[8]", "--epochs", "1", "--batch-size", "16",
-        "--log-steps", "0"]
+TINY = tiny_mlp_args(16)
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,10 @@ import json
 import pytest
 from safetensors.torch import load_file
 
-from fake_data import make_image_folder
+from fake_data import make_image_folder, tiny_mlp_args
 from trainlab.cli.main import main
 
-QUICK = ["--model", "mlp", "--option", "hidden=[8]", "--epochs", "1", "--batch-size", "8",
-         "--log-steps", "0"]
+QUICK = tiny_mlp_args(8)
 
 
 @pytest.fixture(scope="module")
