@@ -44,6 +44,7 @@ from ..workflows import (
     train,
     write_predictions_csv,
 )
+from . import analysis_commands
 
 DEFAULTS = TrainConfig()
 # `trainlab demo` / `make demo`: ResNet-18 on the embedded digits. Measured on a 2-core CPU:
@@ -233,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
                          help=CHECKPOINT_HELP)
     predict.add_argument("--device", default="auto")
+    analysis_commands.add_analysis_commands(commands)
     return parser
 
 
@@ -334,7 +336,8 @@ def command_predict(args) -> int:
 
 HANDLERS = {"datasets": command_datasets, "models": command_models, "train": command_train,
             "demo": command_demo, "check-data": command_check_data,
-            "evaluate": command_evaluate, "predict": command_predict}
+            "evaluate": command_evaluate, "predict": command_predict,
+            **analysis_commands.HANDLERS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .. import __version__
 from ..analysis import plot_curves
+from ..analysis.summary import count_macs
 from ..data import TensorLoader, record_splits
 from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
 from ..engine.checkpoint import WriteError, remove_temporary_files
@@ -117,6 +118,15 @@ def build_model(config: TrainConfig, data):
                             **config.model_options)
     except (ValueError, TypeError) as error:
         raise ConfigError(f"--model {config.model}: {error}") from error
+
+
+def macs_per_image(config: TrainConfig, data) -> int | None:
+    """Multiply-accumulates for one image (torchinfo, on a fresh CPU copy of the model); None
+    rather than losing a finished run's results if counting fails."""
+    try:
+        return count_macs(build_model(config, data), (data.in_channels, *data.image_size))
+    except Exception:
+        return None
 
 
 def kept_checkpoint(run_dir: Path, checkpointer: ResumeCheckpointer, good: str = "") -> str:
@@ -283,6 +293,7 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
         "compile_seconds": round(runner.compile_seconds, 3),
         "total_seconds": round(time.perf_counter() - started, 3),
         "parameters": n_params,
+        "macs": macs_per_image(config, data),
         "model": config.model,
         "data": config.data,
         "data_sizes": {"train": len(data.train), "dev": len(data.dev), "test": len(data.test)},

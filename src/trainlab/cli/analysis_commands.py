@@ -1,0 +1,83 @@
+"""`trainlab summary`: parsing only; the work is in trainlab.analysis."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..analysis import summarize_model, summarize_run
+from ..models import ModelOptionError, list_models
+from ..workflows import ConfigError
+
+
+def add_analysis_commands(commands) -> None:
+    """Register the subcommands on `commands` (build_parser's subparsers)."""
+    summary = commands.add_parser(
+        "summary", help="a model's layers with output shapes, parameters and MACs; totals",
+        description="Per layer: name, type, output shape, parameters, MACs (for the batch); "
+        "totals: trainable and frozen parameters, MACs and FLOPs (2 x MACs) per input and for "
+        "the batch, parameter and activation memory. Counted by torchinfo.")
+    summary.add_argument("target", metavar="MODEL_OR_RUN",
+                         help="a name from `trainlab models`, or a run directory (its model at "
+                         "its input size, from the best checkpoint's metadata)")
+    summary.add_argument("--input", type=input_shape, default=None, metavar="CxHxW",
+                         help="one input's shape, e.g. 1x32x32 (needed for a model name)")
+    summary.add_argument("--num-classes", type=positive_int, default=10, metavar="N",
+                         help="outputs of the model (default: 10; a run knows its own)")
+    summary.add_argument("--option", dest="model_options", action="append", default=[],
+                         metavar="KEY=VALUE",
+                         help="model option, repeatable, as for `trainlab train`")
+    summary.add_argument("--batch", type=positive_int, default=1, metavar="B",
+                         help="batch size for the shapes, MACs and activation memory (default: 1)")
+    summary.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def input_shape(text: str) -> tuple[int, ...]:
+    """argparse type: CxHxW, e.g. 1x32x32."""
+    parts = text.lower().split("x")
+    try:
+        shape = tuple(int(part) for part in parts)
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected channels x height x width such as 1x32x32, "
+                                         f"got {text!r}")
+    return shape
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def command_summary(args) -> int:
+    from .main import parse_model_options  # main imports this module
+
+    if args.target in list_models():
+        if args.input is None:
+            raise ConfigError(f"--input is needed for a model name, e.g. trainlab summary "
+                              f"{args.target} --input 1x32x32")
+        options = parse_model_options(args.model_options)
+        try:
+            summary = summarize_model(args.target, args.input, args.num_classes, options,
+                                      args.batch)
+        except (ModelOptionError, ValueError, TypeError) as error:
+            raise ConfigError(f"{args.target}: {error}") from None
+    elif Path(args.target).is_dir():
+        if args.input is not None or args.model_options:
+            raise ConfigError(f"{args.target} is a run: its model and input size come from its "
+                              "checkpoint, so drop --input and --option")
+        summary = summarize_run(args.target, args.batch)
+    else:
+        raise ConfigError(f"{args.target!r} is neither a model (`trainlab models`: "
+                          f"{', '.join(list_models())}) nor a run directory")
+    print(json.dumps(summary.to_dict(), indent=1) if args.json else summary.table())
+    return 0
+
+
+HANDLERS = {"summary": command_summary}
