@@ -1,11 +1,12 @@
-"""`trainlab summary`: parsing only; the work is in trainlab.analysis."""
+"""`trainlab summary` and `trainlab compare`: parsing only; the work is in trainlab.analysis."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-from ..analysis import summarize_model, summarize_run
+from ..analysis import compare_runs, summarize_model, summarize_run
+from ..analysis.compare import default_out
 from ..models import ModelOptionError, list_models
 from ..workflows import ConfigError
 
@@ -30,6 +31,15 @@ def add_analysis_commands(commands) -> None:
     summary.add_argument("--batch", type=positive_int, default=1, metavar="B",
                          help="batch size for the shapes, MACs and activation memory (default: 1)")
     summary.add_argument("--json", action="store_true", help="print the summary as JSON")
+    compare = commands.add_parser(
+        "compare", help="runs side by side: a table (Markdown, CSV) and their curves overlaid",
+        description="One table (model, data, parameters, MACs, best dev accuracy, test "
+        "accuracy, training time, images/s, precision, device), printed and written as "
+        "comparison.md and comparison.csv, and comparison.png with the runs' dev accuracy and "
+        "loss curves overlaid. A figure a run lacks shows as '-'.")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
+    compare.add_argument("--out", default=None, metavar="DIR",
+                         help="where to write the files (default: runs/compare-<time>)")
 
 
 def input_shape(text: str) -> tuple[int, ...]:
@@ -80,4 +90,12 @@ def command_summary(args) -> int:
     return 0
 
 
-HANDLERS = {"summary": command_summary}
+def command_compare(args) -> int:
+    out = Path(args.out) if args.out else default_out()
+    comparison = compare_runs(args.runs, out)
+    print(comparison.markdown(), end="")
+    print("wrote " + ", ".join(str(path) for path in comparison.files))
+    return 0
+
+
+HANDLERS = {"summary": command_summary, "compare": command_compare}

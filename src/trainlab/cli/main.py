@@ -191,7 +191,8 @@ def whole_number(low: int):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trainlab",
-        description="Train, evaluate and use classic neural networks on image data sets.",
+        description="Train, evaluate, summarise, compare and use classic neural networks on image "
+                    "data sets.",
         epilog="Start with `trainlab demo`, then e.g. `trainlab train --model cnn --data "
                "fashion-mnist --epochs 5`.")
     parser.add_argument("--debug", action="store_true",
