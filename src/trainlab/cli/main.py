@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--image-size", type=whole_number(1), default=None, metavar="S",
                        help="resize images to S x S, as training would")
     evaluate = commands.add_parser("evaluate", help="score a run's best checkpoint: accuracy, "
-                                   "loss, per-class accuracy, confusion matrix")
+                                   "loss, per-class accuracy, confusion matrix, most confused "
+                                   "pairs, the most confidently wrong images")
     evaluate.add_argument("run", help="run directory")
     evaluate.add_argument("--split", default="test", choices=("test", "dev", "train"))
     evaluate.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
