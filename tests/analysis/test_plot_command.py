@@ -1,5 +1,5 @@
 """End to end on a tiny generated run: training writes samples.png, evaluation the error grid and
-the confused pairs."""
+the confused pairs, and `trainlab plot RUN` draws every picture again."""
 import csv
 import json
 
@@ -9,6 +9,9 @@ from PIL import Image
 from fake_data import make_image_folder, tiny_mlp_args
 from trainlab.analysis import most_confused
 from trainlab.cli.main import main
+
+PICTURES = ["curves.png", "samples.png", "confusion-test.png", "confusion-test-normalised.png",
+            "errors-test.png"]
 
 
 def assert_png(path):
@@ -46,3 +49,32 @@ def test_training_writes_samples_and_evaluation_writes_errors_and_pairs(run, cap
         assert any(line.split() == [actual, predicted, str(count)] for line in out.splitlines())
     else:
         assert "most confused pairs: none" in out
+
+
+def test_plot_draws_every_picture_again(run, capsys):
+    if not (run / "evaluation-test.json").exists():
+        assert main(["evaluate", str(run)]) == 0
+    for name in [*PICTURES, "confused-pairs-test.csv"]:
+        (run / name).unlink()
+    capsys.readouterr()
+    assert main(["plot", str(run)]) == 0
+    out = capsys.readouterr().out
+    for name in PICTURES:
+        assert_png(run / name)
+        assert f"wrote {run / name}" in out
+    assert (run / "confused-pairs-test.csv").read_text().startswith("actual,predicted,count\n")
+    assert main(["plot", str(run), "--what", "samples"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {run / 'samples.png'}"
+
+
+def test_plot_says_what_it_cannot_draw_yet(run, capsys):
+    capsys.readouterr()
+    assert main(["plot", str(run), "--what", "confusion", "--split", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert f"has no evaluation-dev.json; run `trainlab evaluate {run} --split dev` first" in err
+    assert not (run / "confusion-dev.png").exists()
+    assert main(["plot", str(run), "--split", "dev"]) == 0  # all: the rest is drawn
+    out = capsys.readouterr().out
+    assert "skipped confusion: " in out
+    assert_png(run / "errors-dev.png")
+    assert not (run / "evaluation-dev.json").exists()  # plotting is not evaluating

@@ -44,6 +44,7 @@ from ..workflows import (
     train,
     write_predictions_csv,
 )
+from .plot_command import add_plot_parser, command_plot
 
 DEFAULTS = TrainConfig()
 # `trainlab demo` / `make demo`: ResNet-18 on the embedded digits. Measured on a 2-core CPU:
@@ -234,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
                          help=CHECKPOINT_HELP)
     predict.add_argument("--device", default="auto")
+    add_plot_parser(commands)
     return parser
 
 
@@ -335,7 +337,7 @@ def command_predict(args) -> int:
 
 HANDLERS = {"datasets": command_datasets, "models": command_models, "train": command_train,
             "demo": command_demo, "check-data": command_check_data,
-            "evaluate": command_evaluate, "predict": command_predict}
+            "evaluate": command_evaluate, "predict": command_predict, "plot": command_plot}
 
 
 def main(argv: list[str] | None = None) -> int:
