@@ -2,6 +2,7 @@
 the confused pairs, and `trainlab plot RUN` draws every picture again."""
 import csv
 import json
+import shutil
 
 import pytest
 from PIL import Image
@@ -78,3 +79,21 @@ def test_plot_says_what_it_cannot_draw_yet(run, capsys):
     assert "skipped confusion: " in out
     assert_png(run / "errors-dev.png")
     assert not (run / "evaluation-dev.json").exists()  # plotting is not evaluating
+
+
+def test_plot_errors_refuses_changed_data_as_evaluate_does(tmp_path, capsys):
+    make_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=20, size=8)
+    run = tmp_path / "run"
+    assert main(["train", "--data", f"folder:{tmp_path / 'pets'}", *tiny_mlp_args(8),
+                 "--out", str(run)]) == 0
+    make_image_folder(tmp_path / "extra", classes=("cat", "dog"), per_class=5, size=8)
+    for name in ("cat", "dog"):  # added after training: the test split is carved again
+        for i, image in enumerate(sorted((tmp_path / "extra" / name).iterdir())):
+            shutil.copy(image, tmp_path / "pets" / name / f"new{i}.png")
+    capsys.readouterr()
+    assert main(["plot", str(run), "--what", "errors"]) == 2
+    assert "--allow-changed-data" in capsys.readouterr().err
+    assert not (run / "errors-test.png").exists()
+    assert main(["plot", str(run), "--what", "errors", "--allow-changed-data"]) == 0
+    assert "warning: the data changed" in capsys.readouterr().out
+    assert_png(run / "errors-test.png")

@@ -23,10 +23,13 @@ def add_plot_parser(commands) -> None:
     plot.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
                       help="for errors: best (default), last, or the path of a checkpoint of "
                       "this run")
+    plot.add_argument("--allow-changed-data", action="store_true",
+                      help="for errors: use the data as it is now even if it no longer holds "
+                      "the images the run recorded (as for evaluate)")
     plot.add_argument("--device", default="auto", help="for errors (default: auto)")
 
 
 def command_plot(args) -> int:
     plot_run(args.run, what=args.what, split=args.split, checkpoint=args.checkpoint,
-             device=args.device)
+             device=args.device, allow_changed_data=args.allow_changed_data)
     return 0

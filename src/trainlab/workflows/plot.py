@@ -13,11 +13,13 @@ PICTURES = ("curves", "confusion", "samples", "errors")
 
 
 def plot_run(run: str | Path, what: str = "all", split: str = "test",
-             checkpoint: str | None = None, device="auto", echo=print) -> list[Path]:
+             checkpoint: str | None = None, device="auto", echo=print,
+             allow_changed_data: bool = False) -> list[Path]:
     """Write the run's pictures and return their paths. `what`: curves (curves.png, from
     metrics.csv), confusion (confusion-<split>.png, its normalised twin and
     confused-pairs-<split>.csv, from evaluation-<split>.json), samples (samples.png, from the
-    data), errors (errors-<split>.png: runs the checkpoint on the split), or all. Asked for by
+    data), errors (errors-<split>.png: runs the checkpoint on the split, refusing changed data
+    as evaluate does unless `allow_changed_data`), or all. Asked for by
     name, a picture whose source is missing is an error; with `all` it is skipped, saying why.
 
     >>> plot_run("runs/cnn5", "samples")
@@ -32,7 +34,8 @@ def plot_run(run: str | Path, what: str = "all", split: str = "test",
     written = []
     for name in PICTURES if what == "all" else (what,):
         try:
-            paths = _draw(name, run_dir, config, split, checkpoint, device, echo)
+            paths = _draw(name, run_dir, config, split, checkpoint, device, echo,
+                          allow_changed_data)
         except MissingSource as missing:
             if what != "all":
                 raise RunDirError(str(missing)) from None
@@ -48,7 +51,8 @@ class MissingSource(Exception):
     """What a picture is drawn from is not in the run directory (yet)."""
 
 
-def _draw(name, run_dir, config, split, checkpoint, device, echo) -> list[Path]:
+def _draw(name, run_dir, config, split, checkpoint, device, echo,
+          allow_changed_data) -> list[Path]:
     if name == "curves":
         metrics = run_dir / "metrics.csv"
         if not metrics.is_file():
@@ -74,4 +78,4 @@ def _draw(name, run_dir, config, split, checkpoint, device, echo) -> list[Path]:
     if checkpoint in (None, "best", "last") and not checkpoint_path(run_dir, checkpoint).is_file():
         raise MissingSource(f"{run_dir} has no {checkpoint or 'best'} checkpoint yet to find "
                             "its errors with")
-    return [plot_errors(run_dir, split, checkpoint, device, echo)]
+    return [plot_errors(run_dir, split, checkpoint, device, echo, allow_changed_data)]
