@@ -50,7 +50,7 @@ def test_only_rank_zero_writes(runs):
     assert text.count("step,epoch,split") == 1
     assert {p.name for p in (root / "two").iterdir()} == {
         "best.safetensors", "config.yaml", "curves.png", "data-split.json", "last.safetensors",
-        "metrics.csv", "results.json"}  # no temporary or per-rank files
+        "metrics.csv", "results.json", "samples.png"}  # no temporary or per-rank files
 
 
 def test_resume_under_ddp(runs):

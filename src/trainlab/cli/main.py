@@ -45,6 +45,7 @@ from ..workflows import (
     write_predictions_csv,
 )
 from . import analysis_commands
+from .plot_command import add_plot_parser, command_plot
 
 DEFAULTS = TrainConfig()
 # `trainlab demo` / `make demo`: ResNet-18 on the embedded digits. Measured on a 2-core CPU:
@@ -215,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--image-size", type=whole_number(1), default=None, metavar="S",
                        help="resize images to S x S, as training would")
     evaluate = commands.add_parser("evaluate", help="score a run's best checkpoint: accuracy, "
-                                   "loss, per-class accuracy, confusion matrix")
+                                   "loss, per-class accuracy, confusion matrix, most confused "
+                                   "pairs, the most confidently wrong images")
     evaluate.add_argument("run", help="run directory")
     evaluate.add_argument("--split", default="test", choices=("test", "dev", "train"))
     evaluate.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
@@ -236,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=CHECKPOINT_HELP)
     predict.add_argument("--device", default="auto")
     analysis_commands.add_analysis_commands(commands)
+    add_plot_parser(commands)
     return parser
 
 
@@ -337,7 +340,7 @@ def command_predict(args) -> int:
 
 HANDLERS = {"datasets": command_datasets, "models": command_models, "train": command_train,
             "demo": command_demo, "check-data": command_check_data,
-            "evaluate": command_evaluate, "predict": command_predict,
+            "evaluate": command_evaluate, "predict": command_predict, "plot": command_plot,
             **analysis_commands.HANDLERS}
 
 

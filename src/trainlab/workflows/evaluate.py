@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..analysis import plot_confusion_matrix
+from ..analysis import most_confused, plot_confusion_matrix, plot_top_losses
 from ..data import TensorLoader
 from ..engine import Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
 from .checkpoint_metadata import checkpoint_metadata
@@ -23,6 +23,8 @@ from .run_dir import (
 )
 
 SPLITS = ("test", "dev", "train")
+ERROR_GRID_SIZE = 16  # images in errors-<split>.png
+CONFUSED_PAIRS = 10  # rows printed and saved in confused-pairs-<split>.csv
 
 
 def predict_split(runner: Runner, loader) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,38 +38,52 @@ def predict_split(runner: Runner, loader) -> tuple[torch.Tensor, torch.Tensor]:
 
 def evaluate_run(run: str | Path, split: str = "test", checkpoint: str | None = None,
                  device="auto", echo=print, allow_changed_data: bool = False) -> dict:
-    """Accuracy, loss, per-class accuracy and confusion matrix; saved in the run directory as
-    evaluation-<split>.json, confusion-<split>.csv and confusion-<split>.png.
+    """Accuracy, loss, per-class accuracy, confusion matrix and the most confused class pairs;
+    saved in the run directory as evaluation-<split>.json, confusion-<split>.csv,
+    confusion-<split>.png, confused-pairs-<split>.csv and errors-<split>.png (the most
+    confidently wrong images).
 
     `checkpoint`: best (default), last, or the path of another checkpoint (relative to the
     working directory), which must fit the run: same model and options, data, classes and input
     shape. When the data no longer holds the images the run recorded in data-split.json (a
     changed folder can move trained-on images into test), the evaluation is refused unless
     `allow_changed_data`, and the report then says what changed."""
-    if split not in SPLITS:
-        raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
-    run_dir = resolve_run_dir(run)
-    config = build_config(run_dir / "config.yaml")
+    run_dir, config = _open_run(run, split)
     with RunLock(run_dir, "evaluate"):
-        data = dataset_for(config)
-        changed = recorded_data_changes(run_dir, data, [split])
-        if changed and not allow_changed_data:
-            raise RunDirError(f"the data {config.data} changed since {run_dir} was trained: "
-                              f"{changed}, so its {split} score would not mean what it says; "
-                              "evaluate with the data the run was trained on, or pass "
-                              "--allow-changed-data to score the data as it is now")
-        if changed:
-            echo(f"warning: the data changed since the run was trained: {changed}")
-        if not (run_dir / SPLIT_RECORD).is_file():
-            echo(f"note: {run_dir} has no {SPLIT_RECORD} (trained by an older trainlab), so "
-                 "whether the data changed since cannot be checked")
-        if len(getattr(data, split)) == 0:
-            raise RunDirError(f"{run_dir} has no {split} split (trained with --dev-fraction 0); "
-                              "choose another --split")
+        data, changed = checked_data(run_dir, config, split, echo, allow_changed_data)
         return _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed)
 
 
-def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -> dict:
+def _open_run(run, split):
+    if split not in SPLITS:
+        raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    run_dir = resolve_run_dir(run)
+    return run_dir, build_config(run_dir / "config.yaml")
+
+
+def checked_data(run_dir, config, split, echo, allow_changed_data):
+    """(the run's data set, what changed since training or None); refuses changed data unless
+    `allow_changed_data`, and an empty split."""
+    data = dataset_for(config)
+    changed = recorded_data_changes(run_dir, data, [split])
+    if changed and not allow_changed_data:
+        raise RunDirError(f"the data {config.data} changed since {run_dir} was trained: "
+                          f"{changed}, so its {split} score would not mean what it says; "
+                          "evaluate with the data the run was trained on, or pass "
+                          "--allow-changed-data to score the data as it is now")
+    if changed:
+        echo(f"warning: the data changed since the run was trained: {changed}")
+    if not (run_dir / SPLIT_RECORD).is_file():
+        echo(f"note: {run_dir} has no {SPLIT_RECORD} (trained by an older trainlab), so "
+             "whether the data changed since cannot be checked")
+    if len(getattr(data, split)) == 0:
+        raise RunDirError(f"{run_dir} has no {split} split (trained with --dev-fraction 0); "
+                          "choose another --split")
+    return data, changed
+
+
+def score_split(run_dir, config, data, split, checkpoint, device):
+    """(logits, labels, checkpoint metadata) of the run's checkpoint on one split, on the CPU."""
     device = resolve_device(device)
     model, meta = load_run_model(run_dir, checkpoint, device=device,
                                  expected=checkpoint_metadata(config, data))
@@ -75,11 +91,59 @@ def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -
     runner = Runner(model, None, F.cross_entropy, None, device=device,
                     precision=config.precision, progress=False,
                     test_time_flip=config.test_time_flip)
-    echo(data.describe())
     prep = meta["preprocessing"]
     loader = TensorLoader(getattr(data, split), config.eval_batch_size, prep["mean"], prep["std"],
                           device=device)
     logits, labels = predict_split(runner, loader)
+    return logits, labels, meta
+
+
+def plot_errors(run: str | Path, split: str = "test", checkpoint: str | None = None,
+                device="auto", echo=print, allow_changed_data: bool = False) -> Path:
+    """Only errors-<split>.png: the run's checkpoint on `split`, without rewriting the
+    evaluation files (what `trainlab plot RUN --what errors` calls). Returns its path."""
+    run_dir, config = _open_run(run, split)
+    with RunLock(run_dir, "plot"):
+        data, _ = checked_data(run_dir, config, split, echo, allow_changed_data)
+        logits, labels, meta = score_split(run_dir, config, data, split, checkpoint, device)
+        return write_errors(run_dir, split, getattr(data, split).images, logits, labels,
+                            meta["class_names"], str(checkpoint or "best"))
+
+
+def write_errors(run_dir, split, images, logits, labels, names, checkpoint) -> Path:
+    """errors-<split>.png: the most confidently wrong images of the split."""
+    path = run_dir / f"errors-{split}.png"
+    wrong = int((logits.argmax(1) != labels).sum())
+    shown = min(wrong, ERROR_GRID_SIZE)
+    title = (f"{run_dir.name}: the {shown} most confidently wrong of {wrong} wrong {split} images "
+             f"({checkpoint})" if wrong else f"{run_dir.name}: {split} images ({checkpoint})")
+    plot_top_losses(images, logits, labels, names, path, k=ERROR_GRID_SIZE, title=title)
+    return path
+
+
+def write_confusion_pictures(run_dir, split, matrix, names, accuracy, checkpoint) -> list:
+    """confusion-<split>.png, its row-normalised twin and confused-pairs-<split>.csv, from the
+    confusion matrix alone (so `trainlab plot` redraws them from evaluation-<split>.json).
+    Returns the most confused pairs."""
+    title = f"{run_dir.name}: {split} accuracy {accuracy:.4f} ({checkpoint})"
+    plot_confusion_matrix(matrix, names, run_dir / f"confusion-{split}.png", title=title)
+    plot_confusion_matrix(matrix, names, run_dir / f"confusion-{split}-normalised.png",
+                          title=f"{title}\neach row: share of that true class", normalise=True)
+    pairs = most_confused(matrix, names, CONFUSED_PAIRS)
+    write_confused_pairs(run_dir / f"confused-pairs-{split}.csv", pairs)
+    return pairs
+
+
+def write_confused_pairs(path: Path, pairs: list[tuple[str, str, int]]) -> None:
+    with writing(path), open(path, "w", newline="") as handle:
+        writer = csv_writer(handle)
+        writer.writerow(["actual", "predicted", "count"])
+        writer.writerows(pairs)
+
+
+def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -> dict:
+    echo(data.describe())
+    logits, labels, meta = score_split(run_dir, config, data, split, checkpoint, device)
     names = meta["class_names"]
     matrix = confusion_matrix(logits.argmax(1), labels, len(names))
     per_class = per_class_accuracy(matrix)
@@ -103,10 +167,9 @@ def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -
         writer.writerow(["true \\ predicted", *names])
         for name, row in zip(names, matrix.tolist()):
             writer.writerow([name, *row])
-    title = f"{run_dir.name}: {split} accuracy {report['accuracy']:.4f} ({checkpoint})"
-    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}.png", title=title)
-    plot_confusion_matrix(matrix.numpy(), names, run_dir / f"confusion-{split}-normalised.png",
-                          title=f"{title}\neach row: share of that true class", normalise=True)
+    pairs = write_confusion_pictures(run_dir, split, matrix.numpy(), names, report["accuracy"],
+                                     checkpoint)
+    write_errors(run_dir, split, getattr(data, split).images, logits, labels, names, checkpoint)
 
     echo(f"{split} accuracy: {report['accuracy']:.4f}   loss: {report['loss']:.4f}   "
          f"({len(labels)} images, {checkpoint})")
@@ -117,6 +180,15 @@ def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -
     echo("confusion matrix (rows: true, columns: predicted):")
     for name, row in zip(names, matrix.tolist()):
         echo(f"{name:<{width}}  " + " ".join(f"{v:5d}" for v in row))
+    if pairs:
+        pair_width = max(len("predicted"), *(len(n) for pair in pairs for n in pair[:2]))
+        echo("most confused pairs:")
+        echo(f"{'actual':<{pair_width}}  {'predicted':<{pair_width}}  images")
+        for actual, predicted, count in pairs:
+            echo(f"{actual:<{pair_width}}  {predicted:<{pair_width}}  {count:6d}")
+    else:
+        echo("most confused pairs: none (every image predicted right)")
     echo(f"saved: {run_dir / f'evaluation-{split}.json'}, confusion-{split}.csv, "
-         f"confusion-{split}.png, confusion-{split}-normalised.png")
+         f"confusion-{split}.png, confusion-{split}-normalised.png, confused-pairs-{split}.csv, "
+         f"errors-{split}.png")
     return report

@@ -43,6 +43,8 @@ SPLIT_RECORD = "data-split.json"
 CSV_LINE_END = "\n"
 # Every file/row left out (--on-bad-sample skip) or passed over (no image extension), and why.
 BAD_SAMPLES = "bad-samples.txt"
+# A grid of training images with their class names, written as a run starts.
+SAMPLES = "samples.png"
 
 
 class RunDirError(ValueError):
@@ -93,7 +95,7 @@ def remove_unstarted_run(path: Path, created: bool) -> None:
     """Undo `new_run_dir` for a run that failed before its first step, so the directory does not
     block the next `--out`: the files a run writes at its start, then the directory if it was
     created for this run and is now empty."""
-    for name in ("config.yaml", SPLIT_RECORD, BAD_SAMPLES, "metrics.csv"):
+    for name in ("config.yaml", SPLIT_RECORD, BAD_SAMPLES, SAMPLES, "metrics.csv"):
         with contextlib.suppress(OSError):  # an unwritable folder: the first error is the news
             (path / name).unlink(missing_ok=True)
     if created:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..analysis import plot_curves
+from ..analysis import plot_curves, plot_samples
 from ..analysis.summary import count_macs
 from ..data import TensorLoader, record_splits
 from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
@@ -39,6 +39,7 @@ from .run_dir import (
     BAD_SAMPLES,
     BEST,
     LAST,
+    SAMPLES,
     SPLIT_RECORD,
     MetricsWriter,
     RunDirError,
@@ -223,6 +224,9 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
     if main and resume_dir is None:
         config.save(run_dir / "config.yaml")
         write_json(run_dir / SPLIT_RECORD, record_splits(data))
+        # At most 50 images in one picture: about 0.1 s, once, before the first step.
+        plot_samples(data.train.images, data.train.labels, data.class_names, run_dir / SAMPLES,
+                     title=f"{run_dir.name}: training images of {config.data}")
         if data.problems or data.passed_over:  # the notes list a few; the file names all
             write_lines(run_dir / BAD_SAMPLES, data.problems + data.passed_over)
             what = [f"{len(data.problems)} left-out sample(s)"] if data.problems else []

@@ -1,0 +1,81 @@
+"""`plot_run(run, what)`: draw a run's pictures again, or for the first time (`trainlab plot`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..analysis import plot_curves, plot_samples
+from .config import build_config, dataset_for
+from .evaluate import SPLITS, plot_errors, write_confusion_pictures
+from .run_dir import SAMPLES, RunDirError, checkpoint_path, read_metrics, resolve_run_dir
+
+PICTURES = ("curves", "confusion", "samples", "errors")
+
+
+def plot_run(run: str | Path, what: str = "all", split: str = "test",
+             checkpoint: str | None = None, device="auto", echo=print,
+             allow_changed_data: bool = False) -> list[Path]:
+    """Write the run's pictures and return their paths. `what`: curves (curves.png, from
+    metrics.csv), confusion (confusion-<split>.png, its normalised twin and
+    confused-pairs-<split>.csv, from evaluation-<split>.json), samples (samples.png, from the
+    data), errors (errors-<split>.png: runs the checkpoint on the split, refusing changed data
+    as evaluate does unless `allow_changed_data`), or all. Asked for by
+    name, a picture whose source is missing is an error; with `all` it is skipped, saying why.
+
+    >>> plot_run("runs/cnn5", "samples")
+    [PosixPath('runs/cnn5/samples.png')]
+    """
+    if what != "all" and what not in PICTURES:
+        raise ValueError(f"--what must be all or one of {', '.join(PICTURES)}, got {what!r}")
+    if split not in SPLITS:
+        raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    run_dir = resolve_run_dir(run)
+    config = build_config(run_dir / "config.yaml")
+    written = []
+    for name in PICTURES if what == "all" else (what,):
+        try:
+            paths = _draw(name, run_dir, config, split, checkpoint, device, echo,
+                          allow_changed_data)
+        except MissingSource as missing:
+            if what != "all":
+                raise RunDirError(str(missing)) from None
+            echo(f"skipped {name}: {missing}")
+            continue
+        for path in paths:
+            echo(f"wrote {path}")
+        written += paths
+    return written
+
+
+class MissingSource(Exception):
+    """What a picture is drawn from is not in the run directory (yet)."""
+
+
+def _draw(name, run_dir, config, split, checkpoint, device, echo,
+          allow_changed_data) -> list[Path]:
+    if name == "curves":
+        metrics = run_dir / "metrics.csv"
+        if not metrics.is_file():
+            raise MissingSource(f"{run_dir} has no metrics.csv (training has not logged yet)")
+        plot_curves(read_metrics(metrics), run_dir / "curves.png",
+                    title=f"{run_dir.name}: {config.model} on {config.data}")
+        return [run_dir / "curves.png"]
+    if name == "confusion":
+        report_path = run_dir / f"evaluation-{split}.json"
+        if not report_path.is_file():
+            raise MissingSource(f"{run_dir} has no evaluation-{split}.json; run `trainlab "
+                                f"evaluate {run_dir} --split {split}` first")
+        report = json.loads(report_path.read_text())
+        write_confusion_pictures(run_dir, split, report["confusion_matrix"],
+                                 report["class_names"], report["accuracy"], report["checkpoint"])
+        return [run_dir / f"confusion-{split}.png", run_dir / f"confusion-{split}-normalised.png",
+                run_dir / f"confused-pairs-{split}.csv"]
+    if name == "samples":
+        data = dataset_for(config)
+        plot_samples(data.train.images, data.train.labels, data.class_names, run_dir / SAMPLES,
+                     title=f"{run_dir.name}: training images of {config.data}")
+        return [run_dir / SAMPLES]
+    if checkpoint in (None, "best", "last") and not checkpoint_path(run_dir, checkpoint).is_file():
+        raise MissingSource(f"{run_dir} has no {checkpoint or 'best'} checkpoint yet to find "
+                            "its errors with")
+    return [plot_errors(run_dir, split, checkpoint, device, echo, allow_changed_data)]
