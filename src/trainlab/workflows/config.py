@@ -29,6 +29,7 @@ class ConfigError(ValueError):
 # 0.9367 +- 0.0020 in 3.6-4.0 s of training; best 0.9457 +- 0.0004 in 15.7-16.9 s. --compile
 # made neither faster there (fastcnn trains 0.82-0.96x as fast compiled) and costs 8-23 s of
 # compiling, so both run eager. Batch 2048 with lr 0.8 lost accuracy (0.918).
+# best/cpu is the same as best/cuda: one epoch took 85 s on the 2-core CPU (about 43 min in all).
 _COMMON = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, schedule="onecycle",
                label_smoothing=0.1, precision="auto")
 _WIDE = dict(model="fastcnn", model_options={"widths": [64, 128, 256]}, batch_size=512,
