@@ -1,7 +1,7 @@
 import torch
 
 from trainlab.data import Split, TensorLoader
-from trainlab.data.transforms import augment, normalize, random_crop, random_flip
+from trainlab.data.transforms import augment, crop_padding, normalize
 
 
 def gen(seed=0):
@@ -19,18 +19,19 @@ def test_normalize_matches_per_sample_totensor_normalize():
 
 
 def test_random_crop_shifts_content_within_padding():
-    images = torch.zeros(64, 1, 8, 8, dtype=torch.uint8)
-    images[:, :, 3, 3] = 255  # one bright pixel
-    cropped = random_crop(images, padding=2, generator=gen())
+    images = torch.zeros(64, 1, 16, 16, dtype=torch.uint8)
+    images[:, :, 7, 7] = 255  # one bright pixel
+    assert crop_padding(16) == 2
+    cropped = augment(images, "crop", gen())
     assert cropped.shape == images.shape and cropped.dtype == torch.uint8
     positions = {tuple(torch.nonzero(c[0])[0].tolist()) for c in cropped if c.any()}
     assert len(positions) > 5  # samples get different shifts
-    assert all(1 <= r <= 5 and 1 <= c <= 5 for r, c in positions)
+    assert all(5 <= r <= 9 and 5 <= c <= 9 for r, c in positions)
 
 
 def test_random_flip_mirrors_about_half():
     images = torch.arange(8, dtype=torch.uint8).view(1, 1, 1, 8).repeat(200, 1, 1, 1)
-    flipped = random_flip(images, gen())
+    flipped = augment(images, "flip", gen())
     mirrored = (flipped[:, 0, 0, 0] == 7).sum().item()
     assert 60 < mirrored < 140
     assert torch.equal(flipped[flipped[:, 0, 0, 0] == 7][0, 0, 0], images[0, 0, 0].flip(0))

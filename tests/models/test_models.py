@@ -91,3 +91,23 @@ def test_duplicate_registration_is_an_error():
 def test_vgg_rejects_too_small_images_clearly():
     with pytest.raises(ValueError, match=r"at least 32 pixels.*--image-size"):
         create_model("vgg16", in_channels=1, input_size=(28, 28))
+
+
+def test_images_too_small_for_the_layers_are_one_sentence():
+    from trainlab.models import ModelInputError
+
+    with pytest.raises(ModelInputError, match=r"model 'cnn' cannot take 1x4x4 images .*--image-size"):
+        create_model("cnn", in_channels=1, num_classes=10, input_size=(4, 4))
+    create_model("cnn", in_channels=1, num_classes=10, input_size=(28, 28))  # the usual size fits
+
+
+def test_training_with_images_too_small_stops_before_the_run_directory(tmp_path):
+    from cli_process import run_trainlab
+    from fake_data import make_image_folder
+
+    make_image_folder(tmp_path / "tiny", classes=("a", "b"), per_class=6, size=6)
+    done = run_trainlab("train", "--model", "cnn", "--data", f"folder:{tmp_path / 'tiny'}",
+                        "--out", str(tmp_path / "run"))
+    assert done.returncode == 2, done.stderr
+    assert "cannot take 3x6x6 images" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "run").exists()

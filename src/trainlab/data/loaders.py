@@ -64,7 +64,6 @@ class TensorLoader:
         if not self.resident:  # only on CUDA: host memory the GPU can copy from asynchronously
             self.images, self.labels = self.images.pin_memory(), self.labels.pin_memory()
         self.batch_size = batch_size
-        self.mean, self.std = mean, std
         self.scale, self.shift = normalization_constants(mean, std, self.device)
         self.shuffle = shuffle
         self.augment = augment

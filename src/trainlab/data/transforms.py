@@ -98,12 +98,3 @@ def augment(images: torch.Tensor, preset: str, generator: torch.Generator) -> to
     params = draw_augmentation(preset, images.shape[0], images.shape[-1], generator)
     return apply_augmentation(images, preset, {k: v.to(images.device) for k, v in params.items()})
 
-
-def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    shifts = torch.randint(0, 2 * padding + 1, (2, images.shape[0]), generator=generator)
-    return crop(images, padding, shifts.to(images.device))
-
-
-def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Mirror a random half of the batch left-right."""
-    return augment(images, "flip", generator)

@@ -2,6 +2,7 @@
 from . import cnn, fastcnn, inception, mlp, resnet, vgg  # noqa: F401  (registering imports)
 from ._options import ModelOptionError
 from ._registry import (
+    ModelInputError,
     check_model_options,
     create_model,
     get_model_entry,
@@ -13,6 +14,6 @@ from .resnet import ResBlock, ResNet, ResNet18, load_torchvision_resnet18_weight
 
 __all__ = [
     "create_model", "list_models", "model_options", "register_model", "get_model_entry",
-    "check_model_options", "ModelOptionError",
+    "check_model_options", "ModelOptionError", "ModelInputError",
     "ResNet", "ResNet18", "ResBlock", "load_torchvision_resnet18_weights",
 ]

@@ -10,9 +10,14 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
 import torch.nn as nn
 
 from ._options import check_options
+
+
+class ModelInputError(ValueError):
+    """Images of this size (or channel count) cannot go through the model's layers."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,28 @@ def create_model(
             f"it accepts: {accepted}"
         )
     options = check_model_options(name, options)
-    model = entry.builder(
-        in_channels=in_channels, num_classes=num_classes, input_size=tuple(input_size), **options
-    )
+    try:
+        model = entry.builder(
+            in_channels=in_channels, num_classes=num_classes, input_size=tuple(input_size),
+            **options)
+        check_input_fits(model, in_channels, tuple(input_size))
+    except RuntimeError as error:  # e.g. a kernel larger than what the layers left of the image
+        height, width = input_size
+        raise ModelInputError(
+            f"model {name!r} cannot take {in_channels}x{height}x{width} images "
+            f"({str(error).splitlines()[0]}); resize them with --image-size (e.g. 28 or 32) or "
+            "choose another model") from None
     model.num_classes = num_classes
     return model
+
+
+@torch.no_grad()
+def check_input_fits(model: nn.Module, in_channels: int, input_size) -> None:
+    """Run one zero image through a new model, so images its layers shrink to nothing fail here,
+    in one sentence, rather than at the first training step."""
+    was_training = model.training
+    model.eval()  # BatchNorm statistics stay untouched
+    try:
+        model(torch.zeros(1, in_channels, *input_size))
+    finally:
+        model.train(was_training)

@@ -5,6 +5,7 @@ line. Unknown keys are errors, so a typo in a YAML file cannot be silently ignor
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ class ConfigError(ValueError):
 # (0.9309 but 91 s), crop+flip (too strong for 10 epochs: 0.9256), no label smoothing (0.9291).
 # cuda entries, measured on one H200 (torch 2.11; benchmarks/RESULTS.md, GPU section): fast
 # 0.9367 +- 0.0020 in 3.6-4.0 s of training; best 0.9457 +- 0.0004 in 15.7-16.9 s. --compile
-# made neither faster there (fastcnn trains 0.82-0.96x as fast compiled) and costs 8-23 s of
+# made neither faster there (fastcnn trains 0.63-0.88x as fast compiled) and costs 8-23 s of
 # compiling, so both run eager. Batch 2048 with lr 0.8 lost accuracy (0.918).
 # best/cpu is the same as best/cuda: one epoch took 85 s on the 2-core CPU (about 43 min in all).
 _COMMON = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, schedule="onecycle",
@@ -52,7 +53,7 @@ def recipe_settings(recipe: str, device: str) -> dict:
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
     kind = "cuda" if resolve_device(device).type == "cuda" else "cpu"
-    return dict(RECIPES[recipe][kind])
+    return copy.deepcopy(RECIPES[recipe][kind])  # a run's config never shares the recipe's lists
 
 
 @dataclass
