@@ -168,10 +168,30 @@ def recipe_runs(recipe: str, seeds=(0, 1, 2), **overrides) -> list[dict]:
         shutil.rmtree(out)
         config = build_config(None, recipe=recipe, data="fashion-mnist", seed=seed, out=out,
                               log_steps=0, device=str(DEVICE), **{**overrides, **DRY_RUN})
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), epoch_times() as seconds:
             runs.append(train(config, echo=lambda *a, **k: None).results)
+        runs[-1]["epoch_seconds"] = [round(b - a, 3) for a, b in zip([0.0, *seconds], seconds)]
         shutil.rmtree(out, ignore_errors=True)
     return runs
+
+
+@contextlib.contextmanager
+def epoch_times():
+    """The Runner's training seconds at each epoch end (where the first epoch's extra cost of
+    a run shows: cuDNN's algorithm timing, first kernel loads)."""
+    seconds: list[float] = []
+    record = Runner._record
+
+    def recording(runner, **row):
+        if row.get("split") == "train":
+            seconds.append(runner.stopwatch.total)
+        return record(runner, **row)
+
+    Runner._record = recording
+    try:
+        yield seconds
+    finally:
+        Runner._record = record
 
 
 def describe_runs(label: str, runs: list[dict]) -> str:

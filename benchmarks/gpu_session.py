@@ -1,16 +1,24 @@
 """One device-machine session, prepared to run once: python benchmarks/gpu_session.py OUT_DIR
 
-Starts the offline test suite on CPU cores 8-15 in the background (GPU visible), runs the GPU
-throughput benchmark and the recipe candidates on the other cores, and writes every figure to
-OUT_DIR (session.log, results.json, pytest.log) as it goes, stopping each part before the
-time budget (`--budget` seconds) runs out. Candidates are screened on seed 0; the best one that
-meets the time goal is then run on seeds 1 and 2.
+Timed work first, on an otherwise idle GPU: the loader check, the throughput rows (trainlab
+against the raw loop), then the recipes. The offline test suite runs last, with the GPU visible,
+in the time that is left (a test process on the same GPU would disturb the timings).
+
+The recipes are searched in stages, each stage building on what the one before measured:
+1. `fast` as it is, crossed with --drop-last and --no-cudnn-benchmark: per-run costs that do
+   not grow with the epochs (cuDNN timing its algorithms for each batch shape, the smaller last
+   batch) matter in a run of a few seconds. The fastest combination is kept for what follows.
+2. `fast` with fewer epochs; 3. `best` variants. Each candidate is screened on seed 0, and the
+   most accurate one inside the time goal is then run on seeds 1 and 2.
+Every figure goes to OUT_DIR/session.log and results.json as soon as it exists, and each part
+stops before the time budget (`--budget` seconds) runs out.
+BENCH_DEVICE=cpu python benchmarks/gpu_session.py /tmp/dry --limit-train 2000 is the dry run.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,32 +27,30 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-# name -> (recipe, overrides, training-seconds goal, accuracy goal)
-CANDIDATES = {
-    "fast": [
-        ("8ep-eager", {"epochs": 8, "compile": "none"}),
-        ("10ep-eager", {"epochs": 10, "compile": "none"}),
-    ],
-    "best": [
-        ("30ep", {"epochs": 30}),
-    ],
-}
-GOALS = {"fast": (2.0, 0.930), "best": (10.0, 0.950)}
+GOALS = {"fast": (2.0, 0.930), "best": (10.0, 0.950)}  # (training seconds, test accuracy)
+FAST_EPOCHS = (8, 10, 12)
+WIDER = {"model_options": {"widths": [96, 192, 384]}}
+BEST_CANDIDATES = [
+    ("30ep", {"epochs": 30}),
+    ("30ep-all-train", {"epochs": 30, "dev_fraction": 0.0}),
+    ("40ep", {"epochs": 40}),
+    ("30ep-wider", {"epochs": 30, **WIDER}),
+    ("30ep-ls0.2", {"epochs": 30, "label_smoothing": 0.2}),
+]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--budget", type=float, default=540)
+    parser.add_argument("--timed-budget", type=float, default=330,
+                        help="seconds for the timed parts; the test suite gets the rest")
     parser.add_argument("--images", type=int, default=40_000, help="images per throughput row")
     parser.add_argument("--limit-train", type=int, default=None, help="dry runs: fewer images")
     parser.add_argument("--no-pytest", action="store_true")
-    parser.add_argument("--recipes", default="fast,best")
-    parser.add_argument("--recipes-only", action="store_true")
-    parser.add_argument("--finalists", type=int, default=1, help="candidates run on 3 seeds")
     args = parser.parse_args()
     started = time.perf_counter()
-    left = lambda: args.budget - (time.perf_counter() - started)
+    left = lambda budget: budget - (time.perf_counter() - started)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log_file = open(out / "session.log", "a")  # noqa: SIM115 (open for the whole session)
@@ -59,26 +65,16 @@ def main() -> int:
     def save():
         (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
 
-    env = dict(os.environ, OMP_NUM_THREADS="4")
-    pytest = None if args.no_pytest else subprocess.Popen(
-        ["taskset", "-c", "8-15", sys.executable, "-m", "pytest", "-q", "-m", "not integration",
-         "-p", "no:cacheprovider"],
-        stdout=open(out / "pytest.log", "w"), stderr=subprocess.STDOUT, env=env)  # noqa: SIM115
-    if os.cpu_count() >= 16:
-        os.sched_setaffinity(0, range(8))
-
     import bench_gpu
     import torch
 
-    from trainlab.data import create_dataset
+    from trainlab.data import TensorLoader, create_dataset
 
     log("GPU:", bench_gpu.gpu_name())
     data = create_dataset("fashion-mnist", limit_train=args.limit_train)
     if args.limit_train:
-        bench_gpu.DRY_RUN.update(limit_train=args.limit_train, epochs=1)
+        bench_gpu.DRY_RUN.update(limit_train=args.limit_train)
     # The non-resident path (pinned host memory, non-blocking copies) gives the same batches.
-    from trainlab.data import TensorLoader
-
     a = TensorLoader(data.test, 1000, data.mean, data.std, shuffle=True, augment="crop-flip",
                      device=bench_gpu.DEVICE, seed=3)
     b = TensorLoader(data.test, 1000, data.mean, data.std, shuffle=True, augment="crop-flip",
@@ -87,69 +83,75 @@ def main() -> int:
     results["pinned_path_equal"] = [a.resident, b.resident, same]
     log("resident / pinned loaders give equal batches:", results["pinned_path_equal"])
 
-    steps = lambda name, batch: max(3, args.images // batch)
-    if not args.recipes_only:
-        results["throughput"] = bench_gpu.throughput_rows(data, steps, compile_modes=("none",))
-        save()
-    def run_recipe(recipe):
-        seconds_goal, _accuracy_goal = GOALS[recipe]
-        screened = []
-        for label, overrides in CANDIDATES[recipe]:
-            if left() < 30:
-                log(f"skipping {recipe}/{label}: {left():.0f} s left")
-                continue
-            try:
-                run = bench_gpu.recipe_runs(recipe, seeds=(0,), **overrides)
-            except Exception as error:
-                log(f"{recipe}/{label} failed: {type(error).__name__}: {error}")
-                continue
-            row = bench_gpu.describe_runs(f"{recipe}/{label} {overrides}", run)
-            results.setdefault("screen", []).append({"recipe": recipe, "label": label,
-                                                     "overrides": overrides, "runs": run})
-            screened.append((label, overrides, run[0]))
-            log(row)
-            save()
-        fitting = [c for c in screened if c[2]["train_seconds"] <= seconds_goal] or screened
-        chosen = sorted(fitting, key=lambda c: -c[2]["test_accuracy"])[:args.finalists]
-        for label, overrides, first in chosen:
-            if left() < 30:
-                return
-            try:
-                more = bench_gpu.recipe_runs(recipe, seeds=(1, 2), **overrides)
-            except Exception as error:
-                log(f"{recipe}/{label} seeds 1-2 failed: {type(error).__name__}: {error}")
-                return
-            row = bench_gpu.describe_runs(f"{recipe}/{label} {overrides} seeds 0-2",
-                                          [first, *more])
-            results.setdefault("chosen", []).append({"recipe": recipe, "label": label,
-                                                     "overrides": overrides,
-                                                     "runs": [first, *more]})
-            log(row)
-            save()
+    results["throughput"] = bench_gpu.throughput_rows(
+        data, lambda name, batch: max(3, args.images // batch), compile_modes=("none",))
+    save()
 
-    recipes = args.recipes.split(",")
-    if "fast" in recipes:
-        run_recipe("fast")
-    compiled_rows = [("fastcnn", 1024), ("fastcnn", 256), ("resnet18", 1024), ("resnet18", 256)]
-    for row in [] if args.recipes_only else compiled_rows:
-        if left() < 100:
-            log(f"skipping compiled row {row}: {left():.0f} s left")
-            continue
-        results.setdefault("throughput_compiled", []).extend(bench_gpu.throughput_rows(
-            data, steps, compile_modes=("default",), rows=[row]))
+    def screen(recipe, label, overrides, seeds=(0,)):
+        """Runs of `recipe` with `overrides`, logged as a table row; None when out of time."""
+        if left(args.timed_budget) < 20:
+            log(f"skipping {recipe}/{label}: out of time")
+            return None
+        try:
+            runs = bench_gpu.recipe_runs(recipe, seeds=seeds, **overrides)
+        except Exception as error:
+            log(f"{recipe}/{label} failed: {type(error).__name__}: {error}")
+            return None
+        log(bench_gpu.describe_runs(f"{recipe}/{label} seeds {list(seeds)} {overrides}", runs))
+        log(f"  seconds per epoch, seed {seeds[0]}: {runs[0]['epoch_seconds']}")
+        results.setdefault("runs", []).append({"recipe": recipe, "label": label,
+                                               "overrides": overrides, "runs": runs})
         save()
-    if "best" in recipes:
-        run_recipe("best")
-    if pytest is None:
+        return runs
+
+    def finish(recipe, screened, finalists=2):
+        """Seeds 1 and 2 for the most accurate candidates inside the time goal."""
+        seconds_goal = GOALS[recipe][0]
+        fitting = [c for c in screened if c[2][0]["train_seconds"] <= seconds_goal] or screened
+        for label, overrides, first in sorted(fitting, key=lambda c: -c[2][0]["test_accuracy"])[
+                :finalists]:
+            more = screen(recipe, label + " (seeds 1-2)", overrides, seeds=(1, 2))
+            if more:
+                log(bench_gpu.describe_runs(f"**{recipe}/{label} seeds 0-2** {overrides}",
+                                            [*first, *more]))
+
+    # Stage 1: the per-run costs, on the fast recipe as it is.
+    screened = []
+    for drop_last, benchmark in itertools.product((False, True), (True, False)):
+        overrides = {"drop_last": drop_last, "cudnn_benchmark": benchmark}
+        runs = screen("fast", f"drop_last={drop_last} cudnn_benchmark={benchmark}", overrides)
+        if runs:
+            screened.append((f"15ep {overrides}", overrides, runs))
+    base = min(screened, key=lambda c: c[2][0]["train_seconds"])[1] if screened else {}
+    log("per-run settings kept:", base)
+    # Stage 2: fast with fewer epochs.
+    for epochs in FAST_EPOCHS:
+        runs = screen("fast", f"{epochs}ep", {**base, "epochs": epochs})
+        if runs:
+            screened.append((f"{epochs}ep", {**base, "epochs": epochs}, runs))
+    finish("fast", screened)
+    # Stage 3: best.
+    screened = []
+    for label, overrides in BEST_CANDIDATES:
+        runs = screen("best", label, {**base, **overrides})
+        if runs:
+            screened.append((label, {**base, **overrides}, runs))
+    finish("best", screened)
+
+    if args.no_pytest:
         return 0
-    try:
-        pytest.wait(timeout=max(1, left()))
-    except subprocess.TimeoutExpired:
-        pytest.kill()
-        log("pytest did not finish within the budget")
-    log("pytest exit code:", pytest.returncode)
+    timeout = max(10, left(args.budget))
+    log(f"test suite, {timeout:.0f} s left")
+    with open(out / "pytest.log", "w") as pytest_log:
+        try:
+            code = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "not integration",
+                                   "-p", "no:cacheprovider"], stdout=pytest_log,
+                                  stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            code = "timed out"
+    log("pytest exit code:", code)
     log((out / "pytest.log").read_text()[-3000:])
-    results["pytest_returncode"] = pytest.returncode
+    results["pytest_returncode"] = code
     save()
     return 0
 

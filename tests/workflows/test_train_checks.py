@@ -6,6 +6,8 @@ from safetensors.torch import load_file
 
 from fake_data import make_image_folder, tiny_mlp_args
 from trainlab.cli.main import main
+from trainlab.models import list_models
+from trainlab.workflows.config import RECIPES, TrainConfig
 
 QUICK = tiny_mlp_args(8)
 
@@ -64,3 +66,28 @@ def test_dev_fraction_zero_trains_without_dev_and_best_is_last(pets, tmp_path, c
     assert all((best[k] == last[k]).all() for k in last)
     assert main(["evaluate", str(run), "--split", "dev"]) == 2
     assert "has no dev split" in capsys.readouterr().err
+
+
+def train_row_steps(run) -> list[str]:
+    return [line.split(",")[0] for line in (run / "metrics.csv").read_text().splitlines()
+            if line.split(",")[2:3] == ["train"]]
+
+
+def test_drop_last_skips_the_smaller_last_batch_and_settings_are_saved(pets, tmp_path):
+    # 29 training images in batches of 8: 3 full batches and one of 5, which --drop-last skips.
+    assert main(["train", *pets, *QUICK, "--out", str(tmp_path / "all")]) == 0
+    assert train_row_steps(tmp_path / "all") == ["3"]  # the epoch ends at step 3 (0-based)
+    run = tmp_path / "dropped"
+    assert main(["train", *pets, *QUICK, "--drop-last", "--no-cudnn-benchmark",
+                 "--out", str(run)]) == 0
+    assert train_row_steps(run) == ["2"]
+    config = (run / "config.yaml").read_text()
+    assert "drop_last: true" in config and "cudnn_benchmark: false" in config
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+@pytest.mark.parametrize("kind", ["cpu", "cuda"])
+def test_every_recipe_is_a_valid_configuration(recipe, kind):
+    settings = RECIPES[recipe][kind]
+    config = TrainConfig(**settings, recipe=recipe).validate()
+    assert config.model in list_models() and config.epochs >= 1

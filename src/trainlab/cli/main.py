@@ -79,7 +79,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=S,
                         help="a named set of defaults, chosen for the device it trains on; "
                         "fast: fastcnn on Fashion-MNIST-sized images in about 90 s on a 2-core "
-                        "CPU or about 4 s on an H200 GPU; best: a wider fastcnn with crop+flip for the "
+                        "CPU or about 3.4 s on an H200 GPU; best: a wider fastcnn with crop+flip for the "
                         "highest accuracy (see README for figures)")
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=S, help="a name from `trainlab models`" + _default("model"))
@@ -106,6 +106,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        help="evaluate during training on the first N dev images only")
     group.add_argument("--augment", choices=AUGMENTATIONS, default=S,
                        help="augmentation preset" + _default("augment"))
+    group.add_argument("--drop-last", action="store_true", default=S,
+                       help="skip each epoch's last, smaller training batch (one batch shape: "
+                       "on a GPU cuDNN tunes its algorithms once)")
     group.add_argument("--on-bad-sample", choices=BAD_SAMPLE_POLICIES, default=S,
                        help="error: stop before training, listing every bad image/row; skip: "
                        "leave them out (each reported)" + _default("on_bad_sample"))
@@ -156,6 +159,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--deterministic", action="store_true", default=S,
                        help="use PyTorch's deterministic algorithms (same result every time, "
                        "also on GPUs; slower)")
+    group.add_argument("--cudnn-benchmark", action=argparse.BooleanOptionalAction, default=S,
+                       help="on a GPU, time cuDNN's convolution algorithms on the first batch of "
+                       "each shape and keep the fastest (costs seconds once; --no-cudnn-benchmark: "
+                       "cuDNN's own heuristics)" + _default("cudnn_benchmark"))
     group.add_argument("--out", default=S, metavar="DIR",
                        help="run directory (default: runs/<model>-<data>-<time>)")
 

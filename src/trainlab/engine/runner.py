@@ -40,7 +40,7 @@ class Runner:
     def __init__(self, model, optimizer, loss_fn, metric=None, *, device="auto", scheduler=None,
                  precision="fp32", channels_last=None, callbacks=(), progress=None,
                  checkpoint_metadata=None, compile="none", test_time_flip=False,
-                 course_log=True):
+                 course_log=True, cudnn_benchmark=True):
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         # channels_last is what makes bf16 convolutions fast on CPUs (oneDNN); in fp32 it was
@@ -63,8 +63,10 @@ class Runner:
         self.test_time_flip = test_time_flip
         self._compiled_for: set = set()
         if self.device.type == "cuda" and not torch.are_deterministic_algorithms_enabled():
-            # Fixed image sizes: let cuDNN pick the fastest convolution algorithms once.
-            torch.backends.cudnn.benchmark = True
+            # Fixed image sizes: let cuDNN time its convolution algorithms once per shape and
+            # keep the fastest. The timing costs seconds, which a run of a few seconds may not win
+            # back (hence the option).
+            torch.backends.cudnn.benchmark = cudnn_benchmark
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.metric = metric

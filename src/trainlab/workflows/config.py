@@ -26,11 +26,14 @@ class ConfigError(ValueError):
 # fast/cpu: the best Fashion-MNIST test accuracy found for about 90 s of training on the 2-core
 # development CPU: 0.9296 in 84.5 s (seed 0). Tried and dropped: widths 32-64-128 for 7 epochs
 # (0.9309 but 91 s), crop+flip (too strong for 10 epochs: 0.9256), no label smoothing (0.9291).
-# cuda entries, measured on one H200 (torch 2.11; benchmarks/RESULTS.md, GPU section): fast
-# 0.9367 +- 0.0020 in 3.6-4.0 s of training; best 0.9457 +- 0.0004 in 15.7-16.9 s. --compile
-# made neither faster there (fastcnn trains 0.63-0.88x as fast compiled) and costs 8-23 s of
+# cuda entries, measured on one H200 (torch 2.11; benchmarks/RESULTS.md, GPU section). fast:
+# 0.9367 +- 0.0020 over 3 seeds; 3.4 s of training once cuDNN's algorithm timing is off (it cost
+# 1.6 s of a 5 s run and found nothing faster for this net); 12 epochs gave 0.9329 in 2.8 s and
+# 8 epochs 0.9220 in 1.9 s (3 seeds). best: widths 96-192-384, 0.9481 +- 0.0007 in 14.4 s
+# (3 seeds); 64-128-256 gave 0.9467, 40 epochs 0.9481 in 20 s, label smoothing 0.2 0.9443.
+# --compile made neither faster (fastcnn trains 0.63-0.88x as fast compiled) and costs 8-23 s of
 # compiling, so both run eager. Batch 2048 with lr 0.8 lost accuracy (0.918).
-# best/cpu is the same as best/cuda: one epoch took 85 s on the 2-core CPU (about 43 min in all).
+# best/cpu keeps widths 64-128-256: one epoch took 85 s on the 2-core CPU (about 43 min in all).
 _COMMON = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, schedule="onecycle",
                label_smoothing=0.1, precision="auto")
 _WIDE = dict(model="fastcnn", model_options={"widths": [64, 128, 256]}, batch_size=512,
@@ -39,11 +42,12 @@ RECIPES: dict[str, dict[str, dict]] = {
     "fast": {
         "cpu": dict(_COMMON, model="fastcnn", epochs=9, batch_size=256, augment="flip", lr=0.1),
         "cuda": dict(_COMMON, model="fastcnn", epochs=15, batch_size=1024, augment="flip",
-                     lr=0.4, test_time_flip=True),
+                     lr=0.4, test_time_flip=True, cudnn_benchmark=False),
     },
     "best": {
         "cpu": dict(_COMMON, **_WIDE, epochs=30),
-        "cuda": dict(_COMMON, **_WIDE, epochs=30),
+        "cuda": {**_COMMON, **_WIDE, "epochs": 30, "cudnn_benchmark": False,
+                 "model_options": {"widths": [96, 192, 384]}},
     },
 }
 
@@ -68,6 +72,7 @@ class TrainConfig:
     limit_train: int | None = None  # train on the first N training images only
     limit_dev: int | None = None  # evaluate during training on the first N dev images only
     augment: str = "none"
+    drop_last: bool = False  # skip each epoch's last partial training batch (one batch shape)
     on_bad_sample: str = "error"  # error: stop listing every bad file/row; skip: leave them out
     max_bad_fraction: float = 0.05  # with skip: still stop if more than this share is bad
     epochs: int = 10
@@ -87,6 +92,7 @@ class TrainConfig:
     checkpoint_steps: int = 500  # also save a resume checkpoint every N steps (0: epoch ends only)
     keep_resume: bool = False  # keep resume.pt/resume-prev.pt after the run finishes
     deterministic: bool = False  # PyTorch's deterministic algorithms (slower on GPU)
+    cudnn_benchmark: bool = True  # CUDA: time cuDNN's algorithms once per shape (off: heuristics)
     compile: str = "none"  # torch.compile mode for the training step (none: eager)
     test_time_flip: bool = False  # evaluate/predict on each image and its mirror, averaged
     out: str | None = None  # run directory; default runs/<model>-<data>-<time>

@@ -162,7 +162,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
 
     train_loader = TensorLoader(data.train, batch_size, data.mean, data.std, shuffle=True,
                                 augment=config.augment, seed=config.seed, device=device,
-                                rank=distributed.rank(), world_size=distributed.world_size())
+                                drop_last=config.drop_last, rank=distributed.rank(),
+                                world_size=distributed.world_size())
     has_dev = len(data.dev) > 0
     dev_loader = TensorLoader(data.dev, config.eval_batch_size, data.mean, data.std, device=device)
     test_loader = TensorLoader(data.test, config.eval_batch_size, data.mean, data.std,
@@ -184,7 +185,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
                     callbacks=[*faults.from_environment(), stopper,
                                ConsoleLog(config.epochs, len(train_loader))],
                     checkpoint_metadata=checkpoint_metadata(config, data), course_log=False,
-                    compile=config.compile, test_time_flip=config.test_time_flip)
+                    compile=config.compile, test_time_flip=config.test_time_flip,
+                    cudnn_benchmark=config.cudnn_benchmark)
     for loader in (train_loader, dev_loader, test_loader):  # batches in the model's layout
         loader.channels_last = runner.channels_last
 
