@@ -37,7 +37,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from trainlab.data import TensorLoader, create_dataset
 from trainlab.data.torchvision_sets import DEBIAN_FASHION_MNIST
+from trainlab.data.transforms import normalize
 from trainlab.engine import Accuracy, Runner, create_optimizer
+from trainlab.engine.precision_choice import PrecisionChoice, choose_precision, cpu_name
 from trainlab.models import create_model
 
 HERE = Path(__file__).parent
@@ -64,8 +66,9 @@ HOW_TO_READ = """## How to read this
 
 - *baseline*: torchvision `FashionMNIST` + `DataLoader(batch_size=64, shuffle=True)` with
   per-sample `ToTensor`/`Normalize`, fp32, the plain loop of seeds 003/004 (data loading included).
-  *trainlab*: `create_dataset` + `TensorLoader` + `Runner(precision="auto")`, the CLI's path, at
-  the same batch size 64 and step count. Evaluation: the baseline's DataLoader at batch 64 against
+  *trainlab*: `create_dataset` + `TensorLoader` + `Runner` with the precision and memory layout
+  `--precision auto` measures for that model (the CLI's path), at the same batch size 64 and
+  step count. Evaluation: the baseline's DataLoader at batch 64 against
   `Runner.evaluate` on a `TensorLoader` at batch 1000; predict: `Runner.predict` on in-memory
   batches of 1000.
 - FLOP/s: PyTorch's FLOP counter over one forward+backward, times the measured images/s; the
@@ -125,20 +128,24 @@ def baseline_train(name: str, steps: int, root: Path) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def trainlab_train(name: str, steps: int, data) -> tuple[float, Runner]:
-    """images/s of trainlab's default path (TensorLoader + Runner, precision auto)."""
+def trainlab_train(name: str, steps: int, data) -> tuple[float, Runner, PrecisionChoice]:
+    """images/s of trainlab's default path (TensorLoader + Runner, precision auto chosen as
+    `trainlab train` chooses it: measured on this model and batch, cached per machine)."""
     torch.manual_seed(0)
     model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
     optimizer = create_optimizer("sgd", model.parameters(), lr=0.01, momentum=0.9)
-    runner = Runner(model, optimizer, F.cross_entropy, Accuracy(), precision="auto",
-                    progress=False)
+    x = normalize(data.train.images[:BATCH], data.mean, data.std)
+    choice = choose_precision(model, x, data.train.labels[:BATCH], F.cross_entropy,
+                              key=f"benchmark {name} input {list(x.shape[1:])} batch {BATCH}")
+    runner = Runner(model, optimizer, F.cross_entropy, Accuracy(), precision=choice.precision,
+                    channels_last=choice.channels_last, progress=False)
     warm = TensorLoader(data.train.subset(torch.arange(5 * BATCH)), BATCH, data.mean, data.std)
     runner.train(warm, num_epochs=1, log_steps=0, save_path=HERE / ".cache" / "warmup.pt")
     runner.stopwatch.total, runner.train_images = 0.0, 0  # count the measured run only
     loader = TensorLoader(data.train.subset(torch.arange(steps * BATCH)), BATCH, data.mean,
                           data.std, shuffle=True, seed=0)
     runner.train(loader, num_epochs=1, log_steps=0, save_path=HERE / ".cache" / "bench.pt")
-    return runner.train_images / runner.train_seconds, runner
+    return runner.train_images / runner.train_seconds, runner, choice
 
 
 @torch.no_grad()
@@ -187,13 +194,15 @@ def time_to_accuracy(seeds=(0, 1, 2)) -> list[dict]:
     return runs
 
 
-def machine() -> str:
+def bf16_flags() -> list[str]:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                if line.startswith("model name")), platform.processor() or platform.machine())
-    extras = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in cpuinfo]
-    return (f"{cpu}, {torch.get_num_threads()} threads, {' '.join(extras) or 'no bf16 ISA'}; "
-            f"torch {torch.__version__}, Python {platform.python_version()}")
+    return [flag for flag in ("avx512_bf16", "amx_bf16", "amx_tile") if f" {flag}" in cpuinfo]
+
+
+def machine() -> str:
+    return (f"{cpu_name()}, {torch.get_num_threads()} threads, "
+            f"{' '.join(bf16_flags()) or 'no bf16 instructions'}; torch {torch.__version__}, "
+            f"Python {platform.python_version()}")
 
 
 def write_section(kind: str, title: str, body: str) -> Path:
@@ -242,11 +251,13 @@ def main() -> int:
              "| eval trainlab img/s | eval ratio | predict img/s | predict ratio |",
              "|" + " --- |" * 15]
     print("\n".join(lines), flush=True)
+    choices = []
     for name, short_steps, full_steps in ROWS:
         steps = full_steps if args.full else short_steps
         base = baseline_train(name, steps, root)
         with contextlib.redirect_stdout(io.StringIO()):  # the Runner's course-style log lines
-            fast, runner = trainlab_train(name, steps, data)
+            fast, runner, choice = trainlab_train(name, steps, data)
+        choices.append(f"{name}: {choice.describe()}")
         flops = training_flops_per_image(name)
         base_eval = baseline_evaluate(name, root, eval_limit)
         fast_eval, fast_predict = trainlab_evaluate(runner, data, eval_limit)
@@ -259,6 +270,10 @@ def main() -> int:
                f"{fast_predict / base_eval:.1f}x |")
         lines.append(row)
         print(row, flush=True)
+    lines += ["", "Why these precisions (`--precision auto` times the candidates on the run's model "
+              "and batch; fp32 stays unless another is over 5% faster):", "",
+              *[f"- {line}" for line in choices]]
+    print("\n".join(lines[-len(choices) - 3:]), flush=True)
     if args.full:
         runs = time_to_accuracy()
         accs = [r["test_accuracy"] for r in runs]
@@ -274,8 +289,10 @@ def main() -> int:
         stamp = datetime.date.today().isoformat()
         mode = "full" if args.full else "short"
         text = "\n".join(lines)
-        print("wrote", write_section("cpu", f"CPU (`make bench{'-full' if args.full else ''}`, "
-                                     f"{mode} mode, {stamp})", f"{text}\n\n{HOW_TO_READ}"))
+        # One section per CPU model: a machine of another kind adds its own table.
+        print("wrote", write_section(f"cpu {cpu_name()}", f"CPU: {cpu_name()} (`make bench"
+                                     f"{'-full' if args.full else ''}`, {mode} mode, {stamp})",
+                                     f"{text}\n\n{HOW_TO_READ}"))
     return 0
 
 

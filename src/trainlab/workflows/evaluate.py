@@ -1,6 +1,7 @@
 """`evaluate_run(run)`: reload a run's checkpoint and score it, with per-class detail."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -8,7 +9,7 @@ import torch.nn.functional as F
 
 from ..analysis import most_confused, plot_confusion_matrix, plot_top_losses
 from ..data import TensorLoader
-from ..engine import Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
+from ..engine import PRECISIONS, Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
 from .checkpoint_metadata import checkpoint_metadata
 from .config import build_config, dataset_for
 from .run_dir import (
@@ -82,14 +83,32 @@ def checked_data(run_dir, config, split, echo, allow_changed_data):
     return data, changed
 
 
+def trained_precision(run_dir, config, device) -> tuple[str, bool | None]:
+    """The precision and memory layout the run trained and was tested with, so evaluation gives
+    the same figures. `--precision auto` on a CPU is measured per machine
+    (engine/precision_choice.py), so config.yaml's "auto" alone does not say which; results.json
+    does, for a run that finished on this kind of device."""
+    results_file = run_dir / "results.json"
+    if config.precision != "auto" or not results_file.is_file():
+        return config.precision, None
+    try:
+        results = json.loads(results_file.read_text())
+    except (OSError, ValueError):
+        return config.precision, None
+    same_kind = str(results.get("device", "")).split(":")[0] == device.type
+    if not same_kind or results.get("precision") not in PRECISIONS:
+        return config.precision, None
+    return results["precision"], results.get("channels_last")
+
+
 def score_split(run_dir, config, data, split, checkpoint, device):
     """(logits, labels, checkpoint metadata) of the run's checkpoint on one split, on the CPU."""
     device = resolve_device(device)
     model, meta = load_run_model(run_dir, checkpoint, device=device,
                                  expected=checkpoint_metadata(config, data))
-    # Score with the precision the run trained and was tested with, so the figures agree.
-    runner = Runner(model, None, F.cross_entropy, None, device=device,
-                    precision=config.precision, progress=False,
+    precision, channels_last = trained_precision(run_dir, config, device)
+    runner = Runner(model, None, F.cross_entropy, None, device=device, precision=precision,
+                    channels_last=channels_last, progress=False,
                     test_time_flip=config.test_time_flip)
     prep = meta["preprocessing"]
     loader = TensorLoader(getattr(data, split), config.eval_batch_size, prep["mean"], prep["std"],

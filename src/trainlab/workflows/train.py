@@ -19,8 +19,10 @@ from .. import __version__
 from ..analysis import plot_curves, plot_samples
 from ..analysis.summary import count_macs
 from ..data import TensorLoader, record_splits
+from ..data.transforms import normalize
 from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
 from ..engine.checkpoint import WriteError, remove_temporary_files
+from ..engine.precision_choice import choose_precision
 from ..engine.runner import NonFiniteLossError
 from ..models import create_model
 from . import faults
@@ -121,6 +123,24 @@ def build_model(config: TrainConfig, data):
         raise ConfigError(f"--model {config.model}: {error}") from error
 
 
+def choose_cpu_precision(config: TrainConfig, data, model, device, batch_size: int, echo):
+    """(precision, channels_last, choice): `--precision auto` on a CPU times the candidates on a
+    batch of the run's own data (engine/precision_choice.py); elsewhere the Runner decides."""
+    if config.precision != "auto" or device.type != "cpu" \
+            or getattr(data.train, "images", None) is None:
+        return config.precision, None, None
+    choice = None
+    if distributed.is_main_process():  # one process measures; the others take its answer
+        n = min(batch_size, len(data.train))
+        x = normalize(data.train.images[:n], data.mean, data.std)
+        key = (f"{config.model} {json.dumps(config.model_options, sort_keys=True)} "
+               f"input {list(x.shape[1:])} batch {n}")
+        choice = choose_precision(model, x, data.train.labels[:n], F.cross_entropy, key)
+        echo(choice.describe())
+    choice = distributed.broadcast(choice)
+    return choice.precision, choice.channels_last, choice
+
+
 def macs_per_image(config: TrainConfig, data) -> int | None:
     """Multiply-accumulates for one image (torchinfo, on a fresh CPU copy of the model); None
     rather than losing a finished run's results if counting fails."""
@@ -180,8 +200,10 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     loss_fn = partial(F.cross_entropy, label_smoothing=config.label_smoothing) \
         if config.label_smoothing else F.cross_entropy
     stopper = StopAtStepBoundary()  # told its checkpointer and run directory in _run
+    precision, channels_last, precision_choice = choose_cpu_precision(config, data, model, device,
+                                                                      batch_size, echo)
     runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
-                    scheduler=scheduler, precision=config.precision,
+                    scheduler=scheduler, precision=precision, channels_last=channels_last,
                     callbacks=[*faults.from_environment(), stopper,
                                ConsoleLog(config.epochs, len(train_loader))],
                     checkpoint_metadata=checkpoint_metadata(config, data), course_log=False,
@@ -202,7 +224,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
         try:
             return _run(config, data, runner, stopper, run_dir, train_loader, dev_loader,
                         test_loader, has_dev, n_params, main, echo, started, resume_dir,
-                        allow_changed_data, device)
+                        allow_changed_data, device, precision_choice)
         except Exception:
             if main and resume_dir is None and runner.global_step == 0:
                 remove_unstarted_run(run_dir, created)
@@ -210,7 +232,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
 
 
 def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_loader, has_dev,
-         n_params, main, echo, started, resume_dir, allow_changed_data, device) -> TrainResult:
+         n_params, main, echo, started, resume_dir, allow_changed_data, device,
+         precision_choice=None) -> TrainResult:
     """The part of `train` that runs inside the locked run directory."""
     if resume_dir is not None and main:
         removed = remove_temporary_files(run_dir)
@@ -311,6 +334,11 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
         "processes": distributed.world_size(),
         "batch_size_per_process": train_loader.batch_size,
         "precision": runner.precision,
+        "channels_last": runner.channels_last,
+        # --precision auto on a CPU: what each candidate measured (None: forced, or not a CPU)
+        "precision_choice": None if precision_choice is None else {
+            "chosen": precision_choice.label, "cached": precision_choice.cached,
+            "images_per_second": precision_choice.images_per_second},
         "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or platform.platform()}",
         "trainlab_version": __version__,

@@ -1,0 +1,164 @@
+"""`--precision auto` on a CPU: measure the candidates on the run's own model, don't guess.
+
+Whether bf16 pays on a CPU depends on the CPU, not only on whether it has bf16 instructions: on
+an AMD EPYC with AVX512-BF16 bf16 autocast with channels-last trained ResNet-18 1.3x faster than
+fp32, on an Intel Xeon with AMX the same autocast was 12% slower (issue 12's table). So before
+training, a few real training steps (forward, loss, backward, optimizer step) of a copy of the
+model on one batch of the run's data are timed for each candidate layout, and the fastest is
+used; fp32 stays unless another candidate is clearly faster (by more than `MARGIN`, the timing
+noise on a shared machine). The answer is cached per (CPU, torch version, threads, model, input
+shape, batch size), so a machine measures it once, in seconds; the figures go to the log and to
+results.json. The global random state is left exactly as it was (a cached and a measured run
+train the same way).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .checkpoint import atomic_write
+from .device import autocast_factory, move_inputs, native_bf16, uses_convolutions
+
+MARGIN = 0.05  # a candidate must train at least 5% faster than fp32 to be chosen over it
+CACHE_FILE = "precision-choices.json"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    precision: str  # fp32 or bf16 (autocast)
+    channels_last: bool
+
+    @property
+    def label(self) -> str:
+        return self.precision + (" channels-last" if self.channels_last else "")
+
+
+@dataclass
+class PrecisionChoice:
+    precision: str
+    channels_last: bool
+    images_per_second: dict[str, float]  # candidate label -> measured training images/s
+    cached: bool
+    key: str
+
+    @property
+    def label(self) -> str:
+        return Candidate(self.precision, self.channels_last).label
+
+    def describe(self) -> str:
+        figures = ", ".join(f"{label} {rate:,.0f}" for label, rate in
+                            sorted(self.images_per_second.items(), key=lambda kv: -kv[1]))
+        where = "cached for this machine" if self.cached else "measured now"
+        return (f"precision auto: {self.label} (training images/s, {where}: {figures}; "
+                "--precision fp32|bf16 forces one)")
+
+
+def candidates(model: torch.nn.Module) -> list[Candidate]:
+    """fp32 always; bf16 where the CPU has native bf16; channels-last only for convolutions."""
+    layouts = (False, True) if uses_convolutions(model) else (False,)
+    precisions = ("fp32", "bf16") if native_bf16(torch.device("cpu")) else ("fp32",)
+    return [Candidate(p, cl) for p in precisions for cl in layouts]  # fp32 first
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cache_path() -> Path:
+    root = os.environ.get("TRAINLAB_CACHE_DIR") or Path.home() / ".cache" / "trainlab"
+    return Path(root) / CACHE_FILE
+
+
+def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: int = 3,
+                           give_up_after: float = float("inf")) -> float:
+    """Training images/s of `steps` SGD steps on a copy of `model`, after one step that pays
+    for oneDNN's one-off kernel preparation. When that first step alone takes longer than
+    `give_up_after` seconds the candidate has lost anyway: its (pessimistic) rate is returned
+    without the timed steps, so a very slow layout costs one step, not four."""
+    trial = copy.deepcopy(model).train()
+    if candidate.channels_last:
+        trial = trial.to(memory_format=torch.channels_last)
+    x = move_inputs(x, torch.device("cpu"), candidate.channels_last)
+    optimizer = torch.optim.SGD(trial.parameters(), lr=1e-6, momentum=0.9)
+    autocast = autocast_factory(torch.device("cpu"), candidate.precision)
+
+    def step():
+        with autocast():
+            loss = loss_fn(trial(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    started = time.perf_counter()
+    step()
+    first = time.perf_counter() - started
+    if first > give_up_after:
+        return len(y) / first
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * len(y) / (time.perf_counter() - started)
+
+
+def choose_precision(model, x, y, loss_fn, key: str, measure=measure_training_speed,
+                     cache: Path | None = None) -> PrecisionChoice:
+    """The fastest candidate for training `model` on batches like (x, y) on this CPU.
+
+    `key` names what the answer depends on besides the machine (model, options, input shape,
+    batch size); `measure` is the timing function (tests pass their own)."""
+    cache = cache or cache_path()
+    full_key = " | ".join([cpu_name(), f"torch {torch.__version__}",
+                           f"{torch.get_num_threads()} threads", key])
+    known = read_cache(cache).get(full_key)
+    if known:
+        return PrecisionChoice(known["precision"], known["channels_last"],
+                               known["images_per_second"], cached=True, key=full_key)
+    rates: dict[Candidate, float] = {}
+    with torch.random.fork_rng(devices=[]):  # dropout in the trial steps draws random numbers
+        for candidate in candidates(model):  # fp32 first: the one to beat
+            best_step = len(y) / max(rates.values()) if rates else float("inf")
+            rates[candidate] = measure(model, x, y, loss_fn, candidate,
+                                       give_up_after=3 * best_step)
+    fp32 = rates[Candidate("fp32", False)]
+    fastest = max(rates, key=rates.get)
+    chosen = fastest if rates[fastest] > fp32 * (1 + MARGIN) else Candidate("fp32", False)
+    choice = PrecisionChoice(chosen.precision, chosen.channels_last,
+                             {c.label: round(r, 1) for c, r in rates.items()}, cached=False,
+                             key=full_key)
+    write_cache(cache, full_key, choice)
+    return choice
+
+
+def read_cache(path: Path) -> dict:
+    """The cached answers; an unreadable or damaged cache is treated as empty (it is only a
+    cache: the choice is measured again and the file rewritten)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_cache(path: Path, key: str, choice: PrecisionChoice) -> None:
+    entries = read_cache(path)
+    record = asdict(choice)
+    for field in ("cached", "key"):
+        record.pop(field)
+    entries[key] = record
+    # A read-only home directory: the run goes on and measures again next time.
+    with contextlib.suppress(OSError):
+        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(entries, indent=1)))
