@@ -28,6 +28,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_warning(host: str, api_key: str | None) -> str | None:
+    """What to tell someone who makes the server reachable from other machines."""
+    if is_loopback(host):
+        return None
+    return (f"warning: --host {host} lets other machines reach this server over plain HTTP"
+            + ("; the API key travels unencrypted, so put a TLS proxy in front" if api_key
+               else "; anyone who can reach it can use the model. Add --api-key KEY to "
+               "require a key on the API"))
+
+
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket, or one sentence naming --host/--port when it cannot be had."""
     try:
@@ -73,14 +83,16 @@ def serve_run(run: str | Path, host: str = "127.0.0.1", port: int = 8000,
     card = served.card
     echo(f"serving {card['run']}: {card['model']} on {card['data']}, {len(card['classes'])} "
          f"classes, on {served.device}")
-    if not is_loopback(host):
-        echo(f"warning: --host {host} lets other machines reach this server over plain HTTP"
-             + (" (the API key travels unencrypted: put a TLS proxy in front)" if api_key
-                else "; anyone who can reach it can use the model. Add --api-key KEY to "
-                "require a key on the API"), file=sys.stderr)
+    warning = host_warning(host, api_key)
+    if warning:
+        echo(warning, file=sys.stderr)
     echo(f"page: http://{shown}:{port}/   API docs: http://{shown}:{port}/docs"
          + ("   (the API needs 'Authorization: Bearer KEY')" if api_key else "")
          + "   Ctrl-C stops")
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn has shut down, then passes Ctrl-C/SIGTERM on: all done
+        pass
+    echo("stopped")
