@@ -84,6 +84,15 @@ def server(served_run):
     started.stop()
 
 
+@pytest.fixture(scope="session")
+def keyed_server(served_run):
+    """A server that wants an API key, given as a person would keep it out of `ps`: the
+    environment. test_stopping.py, the last file here, stops it with Ctrl-C."""
+    started = Server(served_run[0], env={"TRAINLAB_API_KEY": "s3cret-key"})
+    yield started
+    started.stop()
+
+
 def png_bytes(image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

@@ -143,13 +143,6 @@ def test_concurrent_requests_each_get_their_own_answer(server, served_run):
             [c["probability"] for c in expected[path]], abs=1e-6)
 
 
-@pytest.fixture(scope="module")
-def keyed_server(served_run):
-    started = Server(served_run[0], env={"TRAINLAB_API_KEY": "s3cret-key"})
-    yield started
-    started.stop()
-
-
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"},
                                      {"Authorization": "s3cret-key"},
                                      {"Authorization": "Basic s3cret-key"}],
@@ -171,14 +164,6 @@ def test_the_right_api_key_opens_the_api_and_the_page_stays_open(keyed_server, s
     assert post(keyed_server, [image], headers=key).status_code == 200
     assert httpx.get(keyed_server.url + "/").status_code == 200  # the page asks for the key
     assert httpx.get(keyed_server.url + "/health").json()["api_key_required"] is True
-
-
-def test_ctrl_c_stops_the_server_after_saying_where_it_served(keyed_server):
-    out, err = keyed_server.stop()  # the last test of this server
-    assert keyed_server.process.returncode == 0, err
-    lines = out.splitlines()
-    assert lines[1].startswith(f"page: {keyed_server.url}/") and "Bearer KEY" in lines[1]
-    assert lines[-1] == "stopped" and "warning" not in err
 
 
 def test_other_hosts_get_a_warning_and_loopback_does_not():
