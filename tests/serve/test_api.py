@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
-from conftest import Server, png_bytes
 from PIL import Image
 
+from conftest import png_bytes
 from trainlab.cli.main import main
 from trainlab.serve.server import host_warning, is_loopback
 

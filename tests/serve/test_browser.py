@@ -33,7 +33,8 @@ def drop_files(page, selector, files):
                 "type": "image/png" if f.suffix == ".png" else "text/plain"} for f in files]
     transfer = page.evaluate_handle("""(files) => {
         const transfer = new DataTransfer();
-        for (const f of files) transfer.items.add(new File([new Uint8Array(f.bytes)], f.name, {type: f.type}));
+        for (const f of files)
+            transfer.items.add(new File([new Uint8Array(f.bytes)], f.name, {type: f.type}));
         return transfer; }""", payload)
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
 

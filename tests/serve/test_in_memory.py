@@ -5,9 +5,9 @@ import time
 
 import httpx
 import numpy as np
-from conftest import png_bytes
 from PIL import Image
 
+from conftest import png_bytes
 from trainlab.serve.app import create_app
 from trainlab.serve.model import load_served_model
 

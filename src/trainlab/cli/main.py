@@ -157,6 +157,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--deterministic", action="store_true", default=S,
                        help="use PyTorch's deterministic algorithms (same result every time, "
                        "also on GPUs; slower)")
+    group.add_argument("--tensorboard", action="store_true", default=S,
+                       help="also write TensorBoard events to RUN/tensorboard/ (losses, dev "
+                       "accuracy, learning rate, images/s, the settings as hparams); needs pip "
+                       "install 'trainlab[tensorboard]'")
     group.add_argument("--out", default=S, metavar="DIR",
                        help="run directory (default: runs/<model>-<data>-<time>)")
 

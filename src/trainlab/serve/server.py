@@ -1,6 +1,7 @@
 """`serve_run(run, ...)`: load the model, listen, and answer until Ctrl-C."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import ipaddress
 import socket
@@ -90,9 +91,9 @@ def serve_run(run: str | Path, host: str = "127.0.0.1", port: int = 8000,
          + ("   (the API needs 'Authorization: Bearer KEY')" if api_key else "")
          + "   Ctrl-C stops")
     sys.stdout.flush()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-    try:
+    config = uvicorn.Config(app, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=5)
+    # uvicorn shuts down on Ctrl-C/SIGTERM, then passes the signal on: by then all is done.
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn has shut down, then passes Ctrl-C/SIGTERM on: all done
-        pass
     echo("stopped")
