@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all integration bench bench-full lint clean
+.PHONY: demo test test-all integration bench bench-full bench-serve lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(STAMP)  ## side-by-side speed vs the course-style loop (short mode, < 2
 
 bench-full: $(STAMP)  ## longer runs + time to accuracy (3 seeds); writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/bench_training.py --full --write
+
+bench-serve: $(STAMP)  ## load test of trainlab serve on loopback: 8 clients, 2,000 requests
+	$(BIN)/python benchmarks/bench_serve.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
