@@ -5,6 +5,7 @@ import time
 
 import httpx
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import png_bytes
@@ -66,3 +67,23 @@ def test_predictions_run_off_the_event_loop(served_run):
     predicted, healthy = ask(create_app(served, 1_000_000), predict, health)
     assert predicted.status_code == 200 and healthy.status_code == 200
     assert finished["health"] < finished["predict"]  # the loop answered meanwhile
+
+
+def test_batched_forward_passes_give_each_request_its_own_top_k(served_run):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trainlab.serve.model import BatchingRanker
+    from trainlab.workflows.predict import load_for_model, rank_classes
+
+    served = load_served_model(served_run[0])
+    paths = sorted(served_run[1].rglob("*.png"))[:12]
+    images = [load_for_model(p, served.meta["preprocessing"]) for p in paths]
+    ranker = BatchingRanker(served.model, served.meta, served.device, max_images=5)
+    jobs = [(images[i:i + 1 + i % 3], 1 + i % 3) for i in range(len(images))]  # 1-3 images, k 1-3
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda job: ranker.rank(*job), jobs))
+    for (job_images, top_k), answer in zip(jobs, answers):
+        alone = rank_classes(served.model, served.meta, job_images, top_k, served.device)
+        assert [labels for labels, _ in answer] == [labels for labels, _ in alone]
+        for (_, ours), (_, theirs) in zip(answer, alone):
+            assert ours == pytest.approx(theirs, abs=1e-6)

@@ -7,13 +7,15 @@ preparation (`load_for_model`, via `decode_upload`) and the same top-k (`rank_cl
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..engine import resolve_device
-from ..workflows.predict import rank_classes
+from ..workflows.predict import BATCH, rank_classes
 from ..workflows.run_dir import load_run_model, resolve_run_dir
 from .uploads import Upload, decode_upload
 
@@ -23,6 +25,49 @@ CARD_PICTURES = {"curves.png": "training curves",
                  "confusion-test-normalised.png": "confusion matrix, rows as shares (test)"}
 
 
+class BatchingRanker:
+    """`rank_classes` for many threads at once, through one worker thread that scores every
+    image waiting in one batch. Requests that arrive while a batch is computed form the next
+    one, so a lone request waits for nothing and concurrent ones share forward passes (and do
+    not fight over the cores with passes of their own). `make bench-serve` on the shared
+    2-core machine, 8 clients: ResNet-18 107-110 requests/s (p99 116-124 ms) against 69-81
+    (p99 196 ms) with one locked pass per request; a small CNN 160-162 against 165-170, the
+    same within the noise, since HTTP handling costs more than its forward pass."""
+
+    def __init__(self, model, meta: dict, device, max_images: int = BATCH):
+        self.model, self.meta, self.device, self.max_images = model, meta, device, max_images
+        self._waiting: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._work, name="trainlab-serve-batches", daemon=True).start()
+
+    def rank(self, images: list, top_k: int) -> list[tuple[list[str], list[float]]]:
+        answer: Future = Future()
+        self._waiting.put((images, top_k, answer))
+        return answer.result()
+
+    def _work(self) -> None:
+        while True:
+            jobs = [self._waiting.get()]
+            count = len(jobs[0][0])
+            while count < self.max_images:
+                try:
+                    jobs.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+                count += len(jobs[-1][0])
+            try:
+                ranked = rank_classes(self.model, self.meta, [i for job in jobs for i in job[0]],
+                                      max(top_k for _, top_k, _ in jobs), self.device)
+            except Exception as error:  # each waiting request gets it (a 500), the worker lives
+                for _, _, answer in jobs:
+                    answer.set_exception(error)
+                continue
+            start = 0
+            for images, top_k, answer in jobs:  # the top k of the top max-k: the same classes
+                answer.set_result([(labels[:top_k], probabilities[:top_k]) for labels, probabilities
+                                   in ranked[start:start + len(images)]])
+                start += len(images)
+
+
 @dataclass
 class ServedModel:
     model: object
@@ -30,16 +75,17 @@ class ServedModel:
     device: object
     card: dict
     pictures: dict[str, bytes] = field(default_factory=dict)
-    # One forward pass at a time: on a CPU, concurrent passes would only fight over the same
-    # cores (each already uses all of them); decoding uploads still runs concurrently.
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    ranker: BatchingRanker = field(init=False)
+
+    def __post_init__(self):
+        self.ranker = BatchingRanker(self.model, self.meta, self.device)
 
     def predict(self, uploads: list[Upload], top_k: int) -> list[dict]:
         """[{"file": name, "top_k": [{"label", "probability"}, ...]}] for every upload, in
-        order; any unusable upload raises UploadError naming it (nothing is half answered)."""
+        order; any unusable upload raises UploadError naming it (nothing is half answered).
+        Decoding runs in the calling thread; the forward pass is batched with other requests'."""
         images = [decode_upload(upload, self.meta["preprocessing"]) for upload in uploads]
-        with self.lock:
-            ranked = rank_classes(self.model, self.meta, images, top_k, self.device)
+        ranked = self.ranker.rank(images, top_k)
         return [{"file": upload.name,
                  "top_k": [{"label": label, "probability": probability}
                            for label, probability in zip(labels, probabilities)]}
