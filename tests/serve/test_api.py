@@ -188,3 +188,14 @@ def test_without_the_serve_packages_it_says_what_to_install(served_run, monkeypa
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
     assert main(["serve", str(served_run[0])]) == 2
     assert "pip install 'trainlab[serve]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--port", "70000"], "argument --port: expected a port number from 0 to 65535"),
+    (["--max-upload-mb", "0"], "argument --max-upload-mb: must be above 0"),
+    (["--top-k", "0"], "argument --top-k: expected a whole number of at least 1"),
+])
+def test_bad_serve_flags_are_refused_naming_the_flag(served_run, argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", str(served_run[0]), *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -17,6 +17,16 @@ def positive_megabytes(text: str) -> float:
     return value
 
 
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return value
+
+
 def add_serve_parser(commands) -> None:
     serve = commands.add_parser(
         "serve", help="a web page and JSON API that classify uploaded images with a run",
@@ -29,7 +39,7 @@ def add_serve_parser(commands) -> None:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only; "
                        "another address is reachable by other machines and prints a warning)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free one)")
+    serve.add_argument("--port", type=port_number, default=8000, help="port (default: 8000; 0: any free one)")
     serve.add_argument("--max-upload-mb", type=positive_megabytes, default=10, metavar="MB",
                        help="largest image file accepted, in megabytes (default: 10)")
     serve.add_argument("--api-key", default=os.environ.get("TRAINLAB_API_KEY"), metavar="KEY",
