@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all integration bench bench-full lint clean
+.PHONY: demo test test-all integration bench bench-full bench-serve lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,serve,tensorboard]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## train ResNet-18 on the embedded digits and print the test accuracy
@@ -29,6 +29,9 @@ bench: $(STAMP)  ## side-by-side speed vs the course-style loop (short mode, < 2
 
 bench-full: $(STAMP)  ## longer runs + time to accuracy (3 seeds); writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/bench_training.py --full --write
+
+bench-serve: $(STAMP)  ## load test of trainlab serve on loopback: 8 clients, 2,000 requests
+	$(BIN)/python benchmarks/bench_serve.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

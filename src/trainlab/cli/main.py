@@ -46,6 +46,7 @@ from ..workflows import (
 )
 from . import analysis_commands
 from .plot_command import add_plot_parser, command_plot
+from .serve_command import add_serve_parser, command_serve
 
 DEFAULTS = TrainConfig()
 # `trainlab demo` / `make demo`: ResNet-18 on the embedded digits. Measured on a 2-core CPU:
@@ -163,6 +164,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        help="on a GPU, time cuDNN's convolution algorithms on the first batch of "
                        "each shape and keep the fastest (costs seconds once; --no-cudnn-benchmark: "
                        "cuDNN's own heuristics)" + _default("cudnn_benchmark"))
+    group.add_argument("--tensorboard", action="store_true", default=S,
+                       help="also write TensorBoard events to RUN/tensorboard/ (losses, dev "
+                       "accuracy, learning rate, images/s, the settings as hparams); needs pip "
+                       "install 'trainlab[tensorboard]'")
     group.add_argument("--out", default=S, metavar="DIR",
                        help="run directory (default: runs/<model>-<data>-<time>)")
 
@@ -246,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="auto")
     analysis_commands.add_analysis_commands(commands)
     add_plot_parser(commands)
+    add_serve_parser(commands)
     return parser
 
 
@@ -348,6 +354,7 @@ def command_predict(args) -> int:
 HANDLERS = {"datasets": command_datasets, "models": command_models, "train": command_train,
             "demo": command_demo, "check-data": command_check_data,
             "evaluate": command_evaluate, "predict": command_predict, "plot": command_plot,
+            "serve": command_serve,
             **analysis_commands.HANDLERS}
 
 

@@ -95,6 +95,7 @@ class TrainConfig:
     cudnn_benchmark: bool = True  # CUDA: time cuDNN's algorithms once per shape (off: heuristics)
     compile: str = "none"  # torch.compile mode for the training step (none: eager)
     test_time_flip: bool = False  # evaluate/predict on each image and its mirror, averaged
+    tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard/
     out: str | None = None  # run directory; default runs/<model>-<data>-<time>
     recipe: str | None = None  # the recipe these settings started from, if any
 
@@ -141,7 +142,7 @@ class TrainConfig:
 
 # Settings that may change when a run is resumed: they do not change what is computed.
 RESUMABLE_CHANGES = {"device", "log_steps", "out", "eval_batch_size", "download", "data_dir",
-                     "keep_resume"}
+                     "keep_resume", "tensorboard"}
 
 
 def flag(key: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -49,8 +50,9 @@ def expand_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[str], list
     return files, problems, passed_over
 
 
-def load_for_model(path: Path, preprocessing: dict) -> torch.Tensor:
-    """One image file as a uint8 (C, H, W) tensor in the model's channels and size."""
+def load_for_model(path: Path | BinaryIO, preprocessing: dict) -> torch.Tensor:
+    """One image file (a path, or an open binary file such as an upload held in memory) as a
+    uint8 (C, H, W) tensor in the model's channels and size."""
     channels = preprocessing["channels"]
     height, width = preprocessing["image_size"]
     with Image.open(path) as image:
@@ -74,29 +76,41 @@ def predict_files(run: str | Path, inputs: list[str | Path], top_k: int = 3,
         raise ValueError(f"--top-k must be at least 1, got {top_k}")
     device = resolve_device(device)
     model, meta = load_run_model(resolve_run_dir(run), checkpoint, device=device)
-    prep, names = meta["preprocessing"], meta["class_names"]
-    mean = torch.tensor(prep["mean"], device=device)
-    std = torch.tensor(prep["std"], device=device)
-    top_k = min(top_k, len(names))
     files, problems, skipped = expand_inputs(inputs)
     if passed_over is not None:
         passed_over += skipped
     loaded: list[tuple[Path, torch.Tensor]] = []
     for path in files:
         try:
-            loaded.append((path, load_for_model(path, prep)))
+            loaded.append((path, load_for_model(path, meta["preprocessing"])))
         except Exception as error:  # every unreadable file is reported, none is skipped silently
             problems.append(f"{path}: cannot read as an image ({error})")
-    predictions = []
-    for start in range(0, len(loaded), BATCH):
-        chunk = loaded[start:start + BATCH]
-        x = normalize(torch.stack([t for _, t in chunk]).to(device), mean, std)
+    ranked = rank_classes(model, meta, [image for _, image in loaded], top_k, device)
+    predictions = [Prediction(path, classes, probabilities)
+                   for (path, _), (classes, probabilities) in zip(loaded, ranked)]
+    return predictions, problems
+
+
+@torch.no_grad()
+def rank_classes(model, meta: dict, images: list[torch.Tensor], top_k: int,
+                 device) -> list[tuple[list[str], list[float]]]:
+    """(top-k class names, their probabilities) for each uint8 image from `load_for_model`:
+    normalised with the checkpoint's mean/std, scored in batches of BATCH (`trainlab predict`
+    and `trainlab serve` both come here)."""
+    device = torch.device(device)
+    prep, names = meta["preprocessing"], meta["class_names"]
+    mean = torch.tensor(prep["mean"], device=device)
+    std = torch.tensor(prep["std"], device=device)
+    top_k = min(top_k, len(names))
+    ranked = []
+    for start in range(0, len(images), BATCH):
+        x = normalize(torch.stack(images[start:start + BATCH]).to(device), mean, std)
         probabilities = forward(model, x, bool(meta.get("test_time_flip"))).float() \
             .softmax(dim=1).cpu()
         values, indices = probabilities.topk(top_k, dim=1)
-        for (path, _), vals, idxs in zip(chunk, values.tolist(), indices.tolist()):
-            predictions.append(Prediction(path, [names[i] for i in idxs], vals))
-    return predictions, problems
+        ranked += [([names[i] for i in idxs], vals)
+                   for vals, idxs in zip(values.tolist(), indices.tolist())]
+    return ranked
 
 
 def write_predictions_csv(predictions: list[Prediction], path: str | Path) -> None:

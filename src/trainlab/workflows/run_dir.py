@@ -20,6 +20,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def remove_unstarted_run(path: Path, created: bool) -> None:
     for name in ("config.yaml", SPLIT_RECORD, BAD_SAMPLES, SAMPLES, "metrics.csv"):
         with contextlib.suppress(OSError):  # an unwritable folder: the first error is the news
             (path / name).unlink(missing_ok=True)
+    shutil.rmtree(path / "tensorboard", ignore_errors=True)  # train --tensorboard's events
     if created:
         with contextlib.suppress(OSError):  # something else is in it: leave it
             path.rmdir()

@@ -54,6 +54,7 @@ from .run_dir import (
     write_json,
     write_lines,
 )
+from .tensorboard_log import TENSORBOARD_DIR, TensorBoardLog, check_tensorboard_installed
 
 
 class TrainingStopped(RuntimeError):
@@ -166,6 +167,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     run directory is created, and a run that fails before its first step removes what it wrote,
     so a mistake never leaves a folder that blocks the next `--out`."""
     config.validate()
+    if config.tensorboard:
+        check_tensorboard_installed()
     started = time.perf_counter()
     batch_size = process_batch_size(config.batch_size, distributed.world_size())
     seed_everything(config.seed, config.deterministic)
@@ -277,6 +280,12 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
             metrics.keep_rows(len(runner.history))  # rows after that checkpoint come again
         echo(f"resuming {run_dir} at epoch {min(runner.epoch + 1, config.epochs)} of "
              f"{config.epochs}, after step {runner.global_step}")
+    tensorboard = None
+    if main and config.tensorboard:  # the same rows as metrics.csv, also as TensorBoard events
+        tensorboard = TensorBoardLog(run_dir / TENSORBOARD_DIR, config.to_dict(),
+                                     purge_step=runner.global_step if resume_dir else None)
+        runner.callbacks.insert(runner.callbacks.index(metrics) + 1, tensorboard)
+        echo(f"TensorBoard: tensorboard --logdir {run_dir / TENSORBOARD_DIR}")
     echo(f"model: {config.model} ({n_params:,} parameters) on {runner.device}, {runner.precision}"
          + (", channels_last" if runner.channels_last else ""))
     try:
@@ -300,6 +309,9 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
                               f"deterministic version on {device.type}: {str(error).splitlines()[0]}"
                               " Train without --deterministic, or with --device cpu.") from error
         raise
+    finally:
+        if tensorboard is not None:  # what was logged reaches the disk however training ended
+            tensorboard.close()
 
     runner.load_model(run_dir / BEST)
     test_accuracy, test_loss = runner.evaluate(test_loader)
