@@ -44,8 +44,15 @@ from ..workflows import (
     train,
     write_predictions_csv,
 )
+from ..workflows.export import ExportError
 from . import analysis_commands
 from .plot_command import add_plot_parser, command_plot
+from .reuse_commands import (
+    add_export_parser,
+    add_transfer_arguments,
+    command_export,
+    print_torchvision_models,
+)
 
 DEFAULTS = TrainConfig()
 # `trainlab demo` / `make demo`: ResNet-18 on the embedded digits. Measured on a 2-core CPU:
@@ -87,6 +94,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        metavar="KEY=VALUE",
                        help="model option, repeatable, e.g. --option use_residual=false; "
                        "checked against the model's options and their types (`trainlab models`)")
+    add_transfer_arguments(parser)
     group = parser.add_argument_group("data")
     group.add_argument("--data", default=S,
                        help="a name from `trainlab datasets`, folder:PATH or csv:PATH"
@@ -239,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="auto")
     analysis_commands.add_analysis_commands(commands)
     add_plot_parser(commands)
+    add_export_parser(commands)
     return parser
 
 
@@ -253,6 +262,7 @@ def command_models(args) -> int:
     for name in list_models():
         options = ", ".join(f"{k}={v!r}" for k, v in model_options(name).items())
         print(f"{name:<12} {get_model_entry(name).summary}" + (f"  [{options}]" if options else ""))
+    print_torchvision_models()
     return 0
 
 
@@ -341,6 +351,7 @@ def command_predict(args) -> int:
 HANDLERS = {"datasets": command_datasets, "models": command_models, "train": command_train,
             "demo": command_demo, "check-data": command_check_data,
             "evaluate": command_evaluate, "predict": command_predict, "plot": command_plot,
+            "export": command_export,
             **analysis_commands.HANDLERS}
 
 
@@ -356,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not in Python's exit-time flush
         return code
     except (DataError, ConfigError, CheckpointError, RunDirError, DeviceError,
-            WriteError) as error:
+            WriteError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except TrainingInterrupted as error:
