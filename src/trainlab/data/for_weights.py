@@ -37,9 +37,9 @@ def match_weights(data: ImageDataset, channels: int, mean=None, std=None,
         splits = {name: centre_crop(s, crop_size) for name, s in splits.items()}
         resize_size = (height, width)
         notes.append(f"images resized to {height}x{width} and centre-cropped to "
-                     f"{crop_size}x{crop_size}, as {why} expects")
+                     f"{crop_size}x{crop_size} for {why}")
     if mean is not None:
-        notes.append(f"normalised with {why}'s mean {_short(mean)} and std {_short(std)}")
+        notes.append(f"normalised with the mean {_short(mean)} and std {_short(std)} of {why}")
     return dataclasses.replace(
         data, **splits, notes=notes, resize_size=resize_size,
         mean=tuple(mean) if mean is not None else _repeat(data.mean, channels),

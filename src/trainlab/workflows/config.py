@@ -213,7 +213,7 @@ def dataset_for(config: TrainConfig) -> ImageDataset:
                           on_bad_sample=config.on_bad_sample,
                           max_bad_fraction=config.max_bad_fraction, download=config.download)
     if preprocessing:
-        why = f"{torchvision_counterpart(config.model)}'s published weights"
+        why = f"torchvision's published {torchvision_counterpart(config.model)} weights"
         return match_weights(data, 3, preprocessing["mean"], preprocessing["std"],
                              None if config.image_size else preprocessing["crop_size"], why)
     if is_torchvision_model(config.model):

@@ -129,19 +129,32 @@ def write_torchscript(model, example: torch.Tensor, path: Path) -> str:
 def export_run(run: str | Path, format: str, out: str | Path | None = None,
                checkpoint: str | None = None, echo=print) -> ExportResult:
     """Export a run's checkpoint (`checkpoint`: best, last or a path) as `format` to `out`
-    (default RUN/export/model.onnx, model.pt or bundle/), check parity, and return the figures.
-    ONNX and TorchScript files get model.json beside them (what `predict` needs)."""
+    (default RUN/export/model.onnx, model.pt or bundle/), check parity on the run's test images,
+    print and return the figures. ONNX and TorchScript files get model.json beside them (what
+    `predict` needs)."""
     if format not in FORMATS:
         raise ExportError(f"--format {format!r} is not one of: {', '.join(FORMATS)}")
     if format == "onnx":
         require_onnx_packages()
     run_dir = resolve_run_dir(run)
     model, meta = load_run_model(run_dir, checkpoint, device="cpu")
-    model = model.float().eval()
-    images = parity_images(run_dir, meta)
     path = Path(out) if out else run_dir / "export" / DEFAULT_NAMES[format]
     if format != "bundle" and path.is_dir():
         path = path / DEFAULT_NAMES[format]
+    try:
+        result = export_model(model, meta, parity_images(run_dir, meta), format, path)
+    except ExportError as error:
+        raise ExportError(f"{run_dir}: {error}") from error
+    echo(result.line())
+    return result
+
+
+def export_model(model, meta: dict, images: torch.Tensor, format: str,
+                 path: Path) -> ExportResult:
+    """Write `model` (described by checkpoint metadata `meta`) as `format` at `path`, run the
+    written file on `images` (normalised, as the model takes them) and compare with `model`.
+    A failed export or check removes the file and raises ExportError."""
+    model = model.float().eval()
     with torch.no_grad():
         reference = model(images)
     example = images[:EXPORT_BATCH]
@@ -160,23 +173,20 @@ def export_run(run: str | Path, format: str, out: str | Path | None = None,
             exported = load_bundle(path)
         with torch.no_grad():
             logits = exported(images)
-    except ExportError:
-        raise
     except Exception as error:
         remove_export(path)
-        raise ExportError(f"could not export {run_dir} as {format}: "
+        raise ExportError(f"could not export {meta['model']} as {format}: "
                           f"{type(error).__name__}: {str(error).splitlines()[0][:300]}") from error
     result = compare_logits(reference, logits, path, format, method)
-    parity = {"samples": result.samples, "max_abs_logit_diff": result.max_abs_diff,
-              "limit": result.limit, "top1_agree": result.top1_agree}
     if not result.passed:
         remove_export(path)
-        raise ExportError(f"the {format} export of {run_dir} does not match its checkpoint: "
+        raise ExportError(f"the {format} export does not match the checkpoint: "
                           f"{result.line().split('; wrote')[0]}; the file was removed")
+    parity = {"samples": result.samples, "max_abs_logit_diff": result.max_abs_diff,
+              "limit": result.limit, "top1_agree": result.top1_agree}
     json_path = path / MODEL_JSON if format == "bundle" else path.parent / MODEL_JSON
     write_model_json(json_path, model_json(meta, WEIGHTS if format == "bundle" else path.name,
                                            parity))
-    echo(result.line())
     return result
 
 
