@@ -113,11 +113,15 @@ def run_onnx(path: Path):
 
 
 def write_torchscript(model, example: torch.Tensor, path: Path) -> str:
-    """Scripting keeps Python control flow; models it cannot compile are traced instead."""
+    """Scripting keeps Python control flow; models it cannot compile (or whose scripted form
+    returns something other than one logits tensor) are traced instead."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript's deprecation notes
         try:
             module, method = torch.jit.script(model), "script"
+            # Scripted GoogLeNet/Inception return a tuple with their (absent) auxiliary heads.
+            if not isinstance(module(example), torch.Tensor):
+                raise TypeError("the scripted model does not return one tensor")
         except Exception:
             module, method = torch.jit.trace(model, example, check_trace=False), "trace"
     with warnings.catch_warnings():
