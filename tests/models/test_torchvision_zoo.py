@@ -84,7 +84,7 @@ def test_load_weights_keeps_the_new_head_and_refuses_another_architecture():
     assert "new head" in said and "net.7.weight" in said
     assert torch.equal(model.head.weight, head_before)  # built for 2 classes, kept
     assert torch.equal(model.net[1][0].conv1.weight, published["layer1.0.conv1.weight"])
-    with pytest.raises(WeightsError, match="file.pth does not fit model 'tv:vgg11'"):
+    with pytest.raises(WeightsError, match=r"file\.pth does not fit model 'tv:vgg11'"):
         load_weights(create_model("tv:vgg11", 3, 2, (32, 32)), "tv:vgg11", published, "file.pth")
 
 
