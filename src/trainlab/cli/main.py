@@ -236,8 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "images the run recorded (e.g. trained-on images now in test); the "
                           "report then says what changed")
     evaluate.add_argument("--device", default="auto")
-    predict = commands.add_parser("predict", help="classify image files or folders with a run")
-    predict.add_argument("run", help="run directory")
+    predict = commands.add_parser("predict", help="classify image files or folders with a run, "
+                                  "an exported bundle or an ONNX file")
+    predict.add_argument("run", metavar="MODEL", help="a run directory, a bundle folder or an "
+                         ".onnx file with its model.json beside it (`trainlab export`)")
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
     predict.add_argument("--top-k", type=whole_number(1), default=3, metavar="K",
                          help="show the K most probable classes (default: 3)")
