@@ -73,14 +73,16 @@ def build_torchvision_model(name: str, in_channels: int, num_classes: int,
 
     torchvision's models take 3 channels; trainlab repeats single-channel data to 3 (and says so)
     before it gets here. GoogLeNet and Inception v3 are built without their auxiliary heads, so
-    the model returns one logits tensor in training as in evaluation.
+    the model returns one logits tensor in training as in evaluation, and with
+    `transform_input=True`, as torchvision builds them for their published weights (which were
+    trained on another normalisation; for fresh weights it is only a fixed affine map).
     """
     plain = torchvision_name(name)
     if in_channels != 3:
         raise ValueError(f"torchvision's {plain} takes 3-channel images, got {in_channels}")
     kwargs: dict = {"weights": None, "num_classes": num_classes}
     if plain in ("googlenet", "inception_v3"):
-        kwargs.update(aux_logits=False, init_weights=True)
+        kwargs.update(aux_logits=False, init_weights=True, transform_input=True)
     for family, argument in SIZE_ARGUMENT.items():
         if plain.startswith(family):
             height, width = input_size
