@@ -6,6 +6,7 @@ import time
 import httpx
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from conftest import png_bytes
@@ -73,17 +74,36 @@ def test_batched_forward_passes_give_each_request_its_own_top_k(served_run):
     from concurrent.futures import ThreadPoolExecutor
 
     from trainlab.serve.model import BatchingRanker
-    from trainlab.workflows.predict import load_for_model, rank_classes
+    from trainlab.workflows.predict import load_for_model
 
     served = load_served_model(served_run[0])
     paths = sorted(served_run[1].rglob("*.png"))[:12]
-    images = [load_for_model(p, served.meta["preprocessing"]) for p in paths]
-    ranker = BatchingRanker(served.model, served.meta, served.device, max_images=5)
+    images = [load_for_model(p, served.predictor.preprocessing) for p in paths]
+    ranker = BatchingRanker(served.predictor, max_images=5)
     jobs = [(images[i:i + 1 + i % 3], 1 + i % 3) for i in range(len(images))]  # 1-3 images, k 1-3
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda job: ranker.rank(*job), jobs))
     for (job_images, top_k), answer in zip(jobs, answers):
-        alone = rank_classes(served.model, served.meta, job_images, top_k, served.device)
+        alone = served.predictor.top_k(torch.stack(job_images), top_k)
         assert [labels for labels, _ in answer] == [labels for labels, _ in alone]
         for (_, ours), (_, theirs) in zip(answer, alone):
             assert ours == pytest.approx(theirs, abs=1e-6)
+
+
+@pytest.mark.parametrize("format", ["bundle", "onnx"])
+def test_an_exported_model_is_served_with_the_runs_answers(served_run, tmp_path, format):
+    from trainlab.workflows.export import export_run
+    from trainlab.workflows.predict import load_for_model
+
+    run = load_served_model(served_run[0])
+    out = tmp_path / ("model.onnx" if format == "onnx" else "bundle")
+    exported = export_run(served_run[0], format, out=out, echo=lambda *a: None)
+    served = load_served_model(exported.path)
+    assert served.predictor.kind == format and served.card["classes"] == run.card["classes"]
+    assert served.card["model"] == run.card["model"] and served.card["source"] == format
+    paths = sorted(served_run[1].rglob("*.png"))[:6]
+    images = torch.stack([load_for_model(p, run.predictor.preprocessing) for p in paths])
+    ours, theirs = served.predictor.top_k(images, 2), run.predictor.top_k(images, 2)
+    assert [labels for labels, _ in ours] == [labels for labels, _ in theirs]
+    for (_, a), (_, b) in zip(ours, theirs):
+        assert a == pytest.approx(b, abs=1e-5)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..analysis import compare_runs, summarize_model, summarize_run
 from ..analysis.compare import default_out
-from ..models import ModelOptionError, list_models
+from ..models import ModelOptionError, is_known_model, list_models
 from ..workflows import ConfigError
 
 
@@ -68,7 +68,7 @@ def positive_int(text: str) -> int:
 def command_summary(args) -> int:
     from .main import parse_model_options  # main imports this module
 
-    if args.target in list_models():
+    if is_known_model(args.target):
         if args.input is None:
             raise ConfigError(f"--input is needed for a model name, e.g. trainlab summary "
                               f"{args.target} --input 1x32x32")

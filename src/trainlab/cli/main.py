@@ -44,8 +44,15 @@ from ..workflows import (
     train,
     write_predictions_csv,
 )
+from ..workflows.export import ExportError
 from . import analysis_commands
 from .plot_command import add_plot_parser, command_plot
+from .reuse_commands import (
+    add_export_parser,
+    add_transfer_arguments,
+    command_export,
+    print_torchvision_models,
+)
 from .serve_command import add_serve_parser, command_serve
 
 DEFAULTS = TrainConfig()
@@ -88,6 +95,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        metavar="KEY=VALUE",
                        help="model option, repeatable, e.g. --option use_residual=false; "
                        "checked against the model's options and their types (`trainlab models`)")
+    add_transfer_arguments(parser)
     group = parser.add_argument_group("data")
     group.add_argument("--data", default=S,
                        help="a name from `trainlab datasets`, folder:PATH or csv:PATH"
@@ -240,8 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "images the run recorded (e.g. trained-on images now in test); the "
                           "report then says what changed")
     evaluate.add_argument("--device", default="auto")
-    predict = commands.add_parser("predict", help="classify image files or folders with a run")
-    predict.add_argument("run", help="run directory")
+    predict = commands.add_parser("predict", help="classify image files or folders with a run, "
+                                  "an exported bundle or an ONNX file")
+    predict.add_argument("run", metavar="MODEL", help="a run directory, a bundle folder or an "
+                         ".onnx file with its model.json beside it (`trainlab export`)")
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
     predict.add_argument("--top-k", type=whole_number(1), default=3, metavar="K",
                          help="show the K most probable classes (default: 3)")
@@ -252,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     analysis_commands.add_analysis_commands(commands)
     add_plot_parser(commands)
     add_serve_parser(commands)
+    add_export_parser(commands)
     return parser
 
 
@@ -266,6 +277,7 @@ def command_models(args) -> int:
     for name in list_models():
         options = ", ".join(f"{k}={v!r}" for k, v in model_options(name).items())
         print(f"{name:<12} {get_model_entry(name).summary}" + (f"  [{options}]" if options else ""))
+    print_torchvision_models()
     return 0
 
 
@@ -355,6 +367,7 @@ HANDLERS = {"datasets": command_datasets, "models": command_models, "train": com
             "demo": command_demo, "check-data": command_check_data,
             "evaluate": command_evaluate, "predict": command_predict, "plot": command_plot,
             "serve": command_serve,
+            "export": command_export,
             **analysis_commands.HANDLERS}
 
 
@@ -370,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not in Python's exit-time flush
         return code
     except (DataError, ConfigError, CheckpointError, RunDirError, DeviceError,
-            WriteError) as error:
+            WriteError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except TrainingInterrupted as error:

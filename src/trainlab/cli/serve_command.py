@@ -29,13 +29,16 @@ def port_number(text: str) -> int:
 
 def add_serve_parser(commands) -> None:
     serve = commands.add_parser(
-        "serve", help="a web page and JSON API that classify uploaded images with a run",
-        description="Serve a run's model: a page at / (choose or drop images, see the top-k "
+        "serve", help="a web page and JSON API that classify uploaded images with a run or an "
+        "exported model",
+        description="Serve a run's model (or a bundle folder or .onnx file from `trainlab "
+        "export`): a page at / (choose or drop images, see the top-k "
         "classes, the model card), POST /api/predict (multipart files; ?top_k=K) answering "
         '[{"file": ..., "top_k": [{"label": ..., "probability": ...}]}], GET /api/model, '
         "GET /health, and the API's documentation at /docs. Needs the optional packages: "
         "pip install 'trainlab[serve]'.")
-    serve.add_argument("run", help="run directory")
+    serve.add_argument("run", metavar="RUN_OR_EXPORT",
+                       help="run directory, bundle folder, or .onnx file with its model.json")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only; "
                        "another address is reachable by other machines and prints a warning)")

@@ -7,6 +7,7 @@ from . import csv_labels, embedded, folder, torchvision_sets  # noqa: F401  (reg
 from ._registry import BAD_SAMPLE_POLICIES, check_dataset, create_dataset, list_datasets, register_dataset
 from ._split_record import record_splits, split_changes
 from ._types import DataError, ImageDataset, SourceData, Split
+from .for_weights import match_weights
 from .loaders import TensorLoader
 from .torchvision_sets import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
 from .transforms import AUGMENTATIONS
@@ -15,5 +16,5 @@ __all__ = [
     "create_dataset", "check_dataset", "BAD_SAMPLE_POLICIES", "list_datasets",
     "register_dataset", "DataError", "ImageDataset",
     "SourceData", "Split", "TensorLoader", "AUGMENTATIONS", "CIFAR10_CLASSES",
-    "FASHION_MNIST_CLASSES", "record_splits", "split_changes",
+    "FASHION_MNIST_CLASSES", "record_splits", "split_changes", "match_weights",
 ]

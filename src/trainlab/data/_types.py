@@ -107,6 +107,9 @@ class ImageDataset:
     problems: list[str] = field(default_factory=list)  # bad samples that were left out
     origin: str = ""  # where the images were read from (SourceData.origin)
     passed_over: list[str] = field(default_factory=list)  # SourceData.passed_over
+    # Set when images were resized to this (height, width) and then centre-cropped to
+    # image_size (pretrained weights' preprocessing); predict does the same to a new image.
+    resize_size: tuple[int, int] | None = None
 
     @property
     def in_channels(self) -> int:
@@ -122,8 +125,11 @@ class ImageDataset:
 
     def preprocessing(self) -> dict:
         """Everything `predict` needs to turn a user's image file into model input (JSON-able)."""
-        return {"channels": self.in_channels, "image_size": list(self.image_size),
+        prep = {"channels": self.in_channels, "image_size": list(self.image_size),
                 "mean": list(self.mean), "std": list(self.std)}
+        if self.resize_size is not None:
+            prep["resize_size"] = list(self.resize_size)
+        return prep
 
     def describe(self) -> str:
         c, (h, w) = self.in_channels, self.image_size

@@ -34,8 +34,32 @@ def create_scheduler(name: str, optimizer: torch.optim.Optimizer, total_steps: i
     """
     if name == "none":
         return None
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(name, total_steps))
+
+
+def create_fine_tune_scheduler(name: str, optimizer: torch.optim.Optimizer, head_steps: int,
+                               total_steps: int, lr_factor: float):
+    """Two stages for an optimizer whose groups are [head, backbone]: the schedule `name` runs
+    over the first `head_steps` steps for the head alone (the backbone's lr is 0, so its
+    weights do not move), then again over the rest for everything at `lr_factor` times the lr."""
+    first = schedule_factor(name, head_steps)
+    second = schedule_factor(name, total_steps - head_steps)
+
+    def head(step):
+        return first(step) if step < head_steps else lr_factor * second(step - head_steps)
+
+    def backbone(step):
+        return 0.0 if step < head_steps else lr_factor * second(step - head_steps)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, [head, backbone])
+
+
+def schedule_factor(name: str, total_steps: int):
+    """The schedule as a function of the step: the factor the set LR is multiplied by."""
     total_steps = max(1, total_steps)
-    if name == "cosine":
+    if name == "none":
+        factor = lambda step: 1.0
+    elif name == "cosine":
         factor = lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
     elif name == "onecycle":
         warmup = max(1, int(0.2 * total_steps))
@@ -49,4 +73,4 @@ def create_scheduler(name: str, optimizer: torch.optim.Optimizer, total_steps: i
         factor = lambda step: 0.1 ** ((step >= 0.5 * total_steps) + (step >= 0.75 * total_steps))
     else:
         raise ValueError(f"unknown schedule {name!r}; choose from {', '.join(SCHEDULES)}")
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return factor

@@ -11,10 +11,9 @@ import torch.nn as nn
 
 
 class ImageClassifier(nn.Module):
-    """A `features` trunk and a `head`; subclasses may override either forward method."""
-
-    features: nn.Module
-    head: nn.Module
+    """A `features` trunk and a `head` (both nn.Modules, set by subclasses; not declared as
+    class annotations, which TorchScript would try to read); subclasses may override either
+    forward method."""
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)

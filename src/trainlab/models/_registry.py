@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
+from . import torchvision_zoo
 from ._options import check_options
 
 
@@ -44,13 +45,29 @@ def register_model(name: str):
 
 
 def list_models() -> list[str]:
+    """trainlab's own models; torchvision's are `list_torchvision_models()` (tv:NAME)."""
     return sorted(_MODELS)
 
 
+def is_known_model(name) -> bool:
+    return name in _MODELS or torchvision_zoo.is_torchvision_model(name)
+
+
 def get_model_entry(name: str) -> ModelEntry:
+    if torchvision_zoo.is_torchvision_model(name):
+        return _torchvision_entry(name)
     if name not in _MODELS:
-        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}, or "
+                       "tv:NAME for a torchvision model (`trainlab models` lists them)")
     return _MODELS[name]
+
+
+def _torchvision_entry(name: str) -> ModelEntry:
+    """tv:NAME resolved like `folder:PATH` for data: one adapter builds every torchvision model."""
+    def builder(*, in_channels, num_classes, input_size):
+        return torchvision_zoo.build_torchvision_model(name, in_channels, num_classes, input_size)
+
+    return ModelEntry(name, builder, torchvision_zoo.summary(name))
 
 
 def model_options(name: str) -> dict[str, object]:

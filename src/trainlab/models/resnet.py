@@ -92,6 +92,33 @@ class ResNet18(ImageClassifier):
         return self.net[7]
 
 
+# torchvision resnet18 names -> this ResNet18's (prefixes; inside a stage, downsample -> shortcut).
+TORCHVISION_PREFIXES = {"conv1.": "net.0.0.", "bn1.": "net.0.1.", "fc.": "net.7."}
+TORCHVISION_STAGE_NAMES = {"downsample.0": "shortcut", "downsample.1": "bn3"}
+
+
+def torchvision_resnet18_key(key: str) -> str:
+    """A torchvision resnet18 state-dict key as this ResNet18 names it (layer1.0.conv1.weight ->
+    net.1.0.conv1.weight)."""
+    for theirs, ours in TORCHVISION_PREFIXES.items():
+        if key.startswith(theirs):
+            return ours + key[len(theirs):]
+    if key.startswith("layer"):
+        stage, rest = key[len("layer"):].split(".", 1)  # "1", "0.conv1.weight"
+        for theirs, ours in TORCHVISION_STAGE_NAMES.items():
+            rest = rest.replace(theirs, ours)
+        return f"net.{stage}.{rest}"
+    raise KeyError(f"unexpected key in torchvision resnet18 state dict: {key}")
+
+
+def map_torchvision_resnet18_state(torchvision_state: dict, stem_bias: torch.Tensor) -> dict:
+    """A torchvision resnet18 state dict under this ResNet18's names; torchvision's stem conv
+    has no bias, so ours gets `stem_bias` (zeros)."""
+    mapped = {torchvision_resnet18_key(k): v for k, v in torchvision_state.items()}
+    mapped["net.0.0.bias"] = stem_bias
+    return mapped
+
+
 def load_torchvision_resnet18_weights(model: ResNet18, torchvision_state: dict) -> None:
     """Copy a torchvision `resnet18().state_dict()` into a `ResNet18(stem='imagenet')`.
 
@@ -99,22 +126,31 @@ def load_torchvision_resnet18_weights(model: ResNet18, torchvision_state: dict) 
     give the same outputs; this is that mapping, complete (the course's version drops the
     shortcut's BatchNorm through a typo). torchvision's stem conv has no bias: ours gets zeros.
     """
-    mapped = {}
-    for key, value in torchvision_state.items():
-        if key.startswith("conv1."):
-            mapped["net.0.0." + key[len("conv1."):]] = value
-        elif key.startswith("bn1."):
-            mapped["net.0.1." + key[len("bn1."):]] = value
-        elif key.startswith("fc."):
-            mapped["net.7." + key[len("fc."):]] = value
-        elif key.startswith("layer"):
-            stage, rest = key[len("layer"):].split(".", 1)  # "1", "0.conv1.weight"
-            rest = rest.replace("downsample.0", "shortcut").replace("downsample.1", "bn3")
-            mapped[f"net.{stage}.{rest}"] = value
-        else:
-            raise KeyError(f"unexpected key in torchvision resnet18 state dict: {key}")
-    mapped["net.0.0.bias"] = torch.zeros_like(model.net[0][0].bias)
-    model.load_state_dict(mapped, strict=True)
+    model.load_state_dict(map_torchvision_resnet18_state(
+        torchvision_state, torch.zeros_like(model.net[0][0].bias)), strict=True)
+
+
+def to_torchvision_resnet18_weights(model: ResNet18) -> dict:
+    """The other direction: this ResNet18's weights as a torchvision `resnet18().state_dict()`,
+    so `torchvision.models.resnet18(num_classes=...).load_state_dict(...)` gives the same
+    outputs. torchvision's stem conv has no bias, so a trained non-zero bias is folded into the
+    BatchNorm after it (conv(x) + b then BN equals conv(x) then BN with its mean lowered by b)."""
+    if model.net[0][0].kernel_size != (7, 7):
+        raise ValueError("only the imagenet stem (7x7 stride 2, as torchvision's) maps onto "
+                         "torchvision's resnet18; this model was built with stem=cifar")
+    state = model.state_dict()
+    converted = {theirs: state[torchvision_resnet18_key(theirs)].detach().clone()
+                 for theirs in torchvision_resnet18_keys()}
+    converted["bn1.running_mean"] = converted["bn1.running_mean"] - state["net.0.0.bias"]
+    return converted
+
+
+def torchvision_resnet18_keys() -> list[str]:
+    """torchvision resnet18's state-dict keys, in its order (built on the meta device: no memory)."""
+    import torchvision
+
+    with torch.device("meta"):
+        return list(torchvision.models.resnet18().state_dict())
 
 
 @register_model("resnet18")

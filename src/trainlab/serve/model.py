@@ -1,8 +1,9 @@
 """The model `trainlab serve` answers with, loaded once, and its model card.
 
-Every prediction goes through the predict workflow (workflows/predict.py): the same image
-preparation (`load_for_model`, via `decode_upload`) and the same top-k (`rank_classes`) as
-`trainlab predict`, so the page, the API and the command line give the same answer for a file.
+Every prediction goes through the predict workflow (workflows/predict.py): the same loader
+(`load_predictor`: a run directory, a bundle folder or an .onnx file), the same image preparation
+(`load_for_model`, via `decode_upload`) and the same top-k (`Predictor.top_k`) as `trainlab
+predict`, so the page, the API and the command line give the same answer for a file.
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine import resolve_device
-from ..workflows.predict import BATCH, rank_classes
-from ..workflows.run_dir import load_run_model, resolve_run_dir
+import torch
+
+from ..workflows.predict import BATCH, Predictor, load_predictor
 from .uploads import Upload, decode_upload
 
 # Pictures of the run shown on the model card, when the run has them (titles as shown).
@@ -26,7 +27,7 @@ CARD_PICTURES = {"curves.png": "training curves",
 
 
 class BatchingRanker:
-    """`rank_classes` for many threads at once, through one worker thread that scores every
+    """`Predictor.top_k` for many threads at once, through one worker thread that scores every
     image waiting in one batch. Requests that arrive while a batch is computed form the next
     one, so a lone request waits for nothing and concurrent ones share forward passes (and do
     not fight over the cores with passes of their own). `make bench-serve` on the shared
@@ -34,8 +35,8 @@ class BatchingRanker:
     (p99 196 ms) with one locked pass per request; a small CNN 160-162 against 165-170, the
     same within the noise, since HTTP handling costs more than its forward pass."""
 
-    def __init__(self, model, meta: dict, device, max_images: int = BATCH):
-        self.model, self.meta, self.device, self.max_images = model, meta, device, max_images
+    def __init__(self, predictor: Predictor, max_images: int = BATCH):
+        self.predictor, self.max_images = predictor, max_images
         self._waiting: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._work, name="trainlab-serve-batches", daemon=True).start()
 
@@ -55,8 +56,8 @@ class BatchingRanker:
                     break
                 count += len(jobs[-1][0])
             try:
-                ranked = rank_classes(self.model, self.meta, [i for job in jobs for i in job[0]],
-                                      max(top_k for _, top_k, _ in jobs), self.device)
+                images = torch.stack([i for job in jobs for i in job[0]])
+                ranked = self.predictor.top_k(images, max(top_k for _, top_k, _ in jobs))
             except Exception as error:  # each waiting request gets it (a 500), the worker lives
                 for _, _, answer in jobs:
                     answer.set_exception(error)
@@ -70,21 +71,19 @@ class BatchingRanker:
 
 @dataclass
 class ServedModel:
-    model: object
-    meta: dict
-    device: object
+    predictor: Predictor
     card: dict
     pictures: dict[str, bytes] = field(default_factory=dict)
     ranker: BatchingRanker = field(init=False)
 
     def __post_init__(self):
-        self.ranker = BatchingRanker(self.model, self.meta, self.device)
+        self.ranker = BatchingRanker(self.predictor)
 
     def predict(self, uploads: list[Upload], top_k: int) -> list[dict]:
         """[{"file": name, "top_k": [{"label", "probability"}, ...]}] for every upload, in
         order; any unusable upload raises UploadError naming it (nothing is half answered).
         Decoding runs in the calling thread; the forward pass is batched with other requests'."""
-        images = [decode_upload(upload, self.meta["preprocessing"]) for upload in uploads]
+        images = [decode_upload(upload, self.predictor.preprocessing) for upload in uploads]
         ranked = self.ranker.rank(images, top_k)
         return [{"file": upload.name,
                  "top_k": [{"label": label, "probability": probability}
@@ -92,41 +91,47 @@ class ServedModel:
                 for upload, (labels, probabilities) in zip(uploads, ranked)]
 
 
-def load_served_model(run: str | Path, checkpoint: str | None = None,
+def load_served_model(source: str | Path, checkpoint: str | None = None,
                       device="auto") -> ServedModel:
-    """The run's checkpoint (best, last or a path) ready to answer, with its model card."""
-    device = resolve_device(device)
-    run_dir = resolve_run_dir(run)
-    # The one place serve loads a model (a run directory today); predict's loader goes here.
-    model, meta = load_run_model(run_dir, checkpoint, device=device)
-    parameters = sum(p.numel() for p in model.parameters())
-    return ServedModel(model, meta, device, model_card(run_dir, meta, parameters),
-                       {name: (run_dir / name).read_bytes() for name in CARD_PICTURES
-                        if (run_dir / name).is_file()})
+    """A run directory (its best, last or given checkpoint), a bundle folder or an .onnx file
+    (`load_predictor`, the loader `trainlab predict` uses) ready to answer, with its model card."""
+    predictor = load_predictor(source, checkpoint, device)
+    folder = predictor.source if predictor.source.is_dir() else predictor.source.parent
+    return ServedModel(predictor, model_card(predictor, folder),
+                       {name: (folder / name).read_bytes() for name in CARD_PICTURES
+                        if (folder / name).is_file()})
 
 
-def model_card(run_dir: Path, meta: dict, parameters: int) -> dict:
-    """What the page shows beside the predictions: the model, its data, how good it is."""
-    results_path = run_dir / "results.json"
+def model_card(predictor: Predictor, folder: Path) -> dict:
+    """What the page shows beside the predictions: the model, its data, how good it is. A run
+    directory has its results.json; a bundle or ONNX file has its model.json."""
+    results_path = folder / "results.json"
     try:
         results = json.loads(results_path.read_text())
-    except (OSError, ValueError):  # an unfinished or older run: the card says what it knows
+    except (OSError, ValueError):  # an unfinished or older run, or an export: say what is known
         results = {}
+    info = predictor.info
     finished = results_path if results else None
-    trained = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(
-        (finished or run_dir / "config.yaml").stat().st_mtime))
+    stamp_file = finished or next((folder / name for name in ("config.yaml", "model.json")
+                                   if (folder / name).is_file()), predictor.source)
+    trained = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stamp_file.stat().st_mtime))
+    parameters = (sum(p.numel() for p in predictor.model.parameters())
+                  if isinstance(predictor.model, torch.nn.Module) else info.get("parameters"))
     return {
-        "run": run_dir.name,
-        "model": meta["model"],
-        "model_options": meta.get("model_options", {}),
-        "data": meta.get("data"),
-        "classes": meta["class_names"],
-        "input": {"channels": meta["in_channels"], "size": meta["input_size"]},
+        "run": folder.name if predictor.kind == "run" else predictor.source.name,
+        "source": predictor.kind,
+        "model": info["model"],
+        "model_options": info.get("model_options", {}),
+        "data": info.get("data"),
+        "classes": predictor.class_names,
+        "input": {"channels": predictor.preprocessing["channels"],
+                  "size": predictor.preprocessing["image_size"]},
         "test_accuracy": results.get("test_accuracy"),
         "best_dev_accuracy": results.get("best_dev_accuracy"),
         "parameters": parameters,
         "epochs": results.get("epochs"),
-        "trained": trained if finished else f"unfinished (started {trained})",
-        "test_time_flip": bool(meta.get("test_time_flip")),
-        "trainlab_version": meta.get("trainlab_version"),
+        "trained": trained if finished or predictor.kind != "run"
+        else f"unfinished (started {trained})",
+        "test_time_flip": predictor.test_time_flip,
+        "trainlab_version": info.get("trainlab_version"),
     }

@@ -83,7 +83,7 @@ def serve_run(run: str | Path, host: str = "127.0.0.1", port: int = 8000,
     shown = f"[{host}]" if ":" in host else host
     card = served.card
     echo(f"serving {card['run']}: {card['model']} on {card['data']}, {len(card['classes'])} "
-         f"classes, on {served.device}")
+         f"classes, on {served.predictor.device}")
     warning = host_warning(host, api_key)
     if warning:
         echo(warning, file=sys.stderr)

@@ -14,7 +14,7 @@ import torch
 
 from .. import __version__
 from ..engine import CheckpointError
-from ..models import list_models, model_options
+from ..models import is_known_model, list_models, model_options
 
 FORMAT = "trainlab-checkpoint-1"
 # Limits far above any run trainlab makes (the courses use <= 3 channels, 224 px, 1000 classes),
@@ -86,9 +86,9 @@ def metadata_problems(meta) -> list[str]:
     if meta.get("format", FORMAT) != FORMAT:
         return [f"its format {str(meta['format'])[:40]!r} is not {FORMAT!r}"]
     model = meta["model"]
-    if not isinstance(model, str) or model not in list_models():
+    if not isinstance(model, str) or not is_known_model(model):
         return [f"its model {str(model)[:40]!r} is not one trainlab has "
-                f"(available: {', '.join(list_models())})"]
+                f"(available: {', '.join(list_models())}, or tv:NAME for torchvision's)"]
     problems = []
     options = meta.get("model_options", {})
     accepted = model_options(model)
@@ -125,6 +125,13 @@ def metadata_problems(meta) -> list[str]:
         if prep.get("channels") != channels or prep.get("image_size") != size:
             problems.append("preprocessing's channels/image_size disagree with in_channels/"
                             "input_size")
+        resize = prep.get("resize_size")
+        if resize is not None and not (
+                isinstance(resize, list) and len(resize) == 2 and isinstance(size, list)
+                and all(_is_int(r) and _is_int(s) and s <= r <= MAX_SIDE
+                        for r, s in zip(resize, size))):
+            problems.append(f"preprocessing resize_size must be [height, width], each from the "
+                            f"input size to {MAX_SIDE}")
         for key in ("mean", "std"):
             values = prep.get(key)
             if not (isinstance(values, list) and _is_int(channels) and len(values) == channels

@@ -12,10 +12,18 @@ from pathlib import Path
 
 import yaml
 
-from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, ImageDataset, create_dataset
+from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, ImageDataset, create_dataset, match_weights
 from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, resolve_device, writing
 from ..engine.compiling import COMPILE_MODES
-from ..models import ModelOptionError, check_model_options, list_models
+from ..models import (
+    ModelOptionError,
+    check_model_options,
+    is_known_model,
+    is_torchvision_model,
+    list_models,
+    torchvision_counterpart,
+    weights_preprocessing,
+)
 
 
 class ConfigError(ValueError):
@@ -64,6 +72,12 @@ def recipe_settings(recipe: str, device: str) -> dict:
 class TrainConfig:
     model: str = "resnet18"
     model_options: dict = field(default_factory=dict)  # e.g. {use_residual: false, stem: cifar}
+    pretrained: bool = False  # start from torchvision's published weights (tv:NAME, resnet18)
+    weights: str | None = None  # start from this state dict (.pth/.pt or .safetensors)
+    freeze: str = "none"  # backbone: train only the head (frozen BatchNorm statistics too)
+    fine_tune: bool = False  # train the head alone first, then everything at a lower lr
+    fine_tune_head_epochs: int = 1  # --fine-tune: epochs that train the head alone
+    fine_tune_lr_factor: float = 0.1  # --fine-tune: lr after the head epochs, times --lr
     data: str = "digits"
     data_dir: str = "data"
     download: bool = False
@@ -100,8 +114,11 @@ class TrainConfig:
     recipe: str | None = None  # the recipe these settings started from, if any
 
     def validate(self) -> TrainConfig:
+        if not is_known_model(self.model):
+            raise ConfigError(f"model = {self.model!r} is not one of: {', '.join(list_models())}, "
+                              "or tv:NAME for a torchvision model (`trainlab models` lists them)")
         choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "augment": AUGMENTATIONS,
-                   "precision": ("auto", *PRECISIONS), "model": list_models(),
+                   "precision": ("auto", *PRECISIONS),
                    "on_bad_sample": BAD_SAMPLE_POLICIES, "compile": COMPILE_MODES}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
@@ -117,6 +134,7 @@ class TrainConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ConfigError(f"{flag(key)} ({key}) must be a whole number >= {low}, "
                                   f"got {value!r}")
+        self._validate_transfer()
         if not 0 <= self.dev_fraction < 1:
             raise ConfigError(f"--dev-fraction (dev_fraction) must be at least 0 and below 1 "
                               f"(0: no dev split), got {self.dev_fraction}")
@@ -132,12 +150,40 @@ class TrainConfig:
             raise ConfigError(str(error)) from None
         return self
 
+    def _validate_transfer(self) -> None:
+        if self.freeze not in FREEZE_CHOICES:
+            raise ConfigError(f"--freeze {self.freeze!r} is not one of: {', '.join(FREEZE_CHOICES)}")
+        if self.pretrained and self.weights:
+            raise ConfigError("--pretrained and --weights both give starting weights; use one")
+        if self.pretrained and torchvision_counterpart(self.model) is None:
+            raise ConfigError(f"--pretrained: model {self.model!r} has no published weights; use "
+                              "tv:NAME (e.g. tv:resnet18) or resnet18, or --weights FILE")
+        if self.weights and not Path(self.weights).expanduser().is_file():
+            raise ConfigError(f"--weights {self.weights}: no such file")
+        starts_trained = self.pretrained or self.weights
+        if self.fine_tune and self.freeze != "none":
+            raise ConfigError("--fine-tune already trains the head alone first; drop --freeze "
+                              "(or drop --fine-tune to keep the backbone frozen throughout)")
+        if (self.fine_tune or self.freeze != "none") and not starts_trained:
+            what = "--fine-tune" if self.fine_tune else f"--freeze {self.freeze}"
+            raise ConfigError(f"{what} keeps a trained backbone: add --pretrained or --weights "
+                              "FILE")
+        if self.fine_tune and not 1 <= self.fine_tune_head_epochs < self.epochs:
+            raise ConfigError(f"fine_tune_head_epochs ({self.fine_tune_head_epochs}) must be at "
+                              f"least 1 and below --epochs ({self.epochs}), so both stages run")
+        if self.fine_tune and not 0 < self.fine_tune_lr_factor <= 1:
+            raise ConfigError(f"fine_tune_lr_factor must be in (0, 1], got "
+                              f"{self.fine_tune_lr_factor}")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def save(self, path: Path) -> None:
         with writing(path):
             path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+FREEZE_CHOICES = ("none", "backbone")
 
 
 # Settings that may change when a run is resumed: they do not change what is computed.
@@ -158,12 +204,28 @@ def config_differences(old: TrainConfig, new: TrainConfig) -> list[str]:
 
 
 def dataset_for(config: TrainConfig) -> ImageDataset:
-    """The data set a config describes (the same splits for train, resume and evaluate)."""
-    return create_dataset(config.data, data_dir=config.data_dir, image_size=config.image_size,
+    """The data set a config describes (the same splits for train, resume and evaluate).
+
+    Starting from torchvision's weights (--pretrained, or --weights with a tv: model or
+    resnet18), images get the weights' own preprocessing: resized to its resize size (or
+    --image-size, then not cropped), centre-cropped, 3 channels, its mean/std. torchvision's
+    models always get 3 channels."""
+    preprocessing = None
+    if (config.pretrained or config.weights) and torchvision_counterpart(config.model):
+        preprocessing = weights_preprocessing(config.model)
+    image_size = config.image_size or (preprocessing and preprocessing["resize_size"])
+    data = create_dataset(config.data, data_dir=config.data_dir, image_size=image_size,
                           dev_fraction=config.dev_fraction, limit_train=config.limit_train,
                           limit_dev=config.limit_dev,
                           on_bad_sample=config.on_bad_sample,
                           max_bad_fraction=config.max_bad_fraction, download=config.download)
+    if preprocessing:
+        why = f"torchvision's published {torchvision_counterpart(config.model)} weights"
+        return match_weights(data, 3, preprocessing["mean"], preprocessing["std"],
+                             None if config.image_size else preprocessing["crop_size"], why)
+    if is_torchvision_model(config.model):
+        return match_weights(data, 3, why=f"torchvision's {config.model}")
+    return data
 
 
 def config_keys() -> list[str]:

@@ -20,7 +20,7 @@ from ..analysis import plot_curves, plot_samples
 from ..analysis.summary import count_macs
 from ..data import TensorLoader, record_splits
 from ..data.transforms import normalize
-from ..engine import Accuracy, Runner, create_optimizer, create_scheduler, distributed, resolve_device
+from ..engine import Accuracy, Runner, distributed, resolve_device
 from ..engine.checkpoint import WriteError, remove_temporary_files
 from ..engine.precision_choice import choose_precision
 from ..engine.runner import NonFiniteLossError
@@ -55,6 +55,7 @@ from .run_dir import (
     write_lines,
 )
 from .tensorboard_log import TENSORBOARD_DIR, TensorBoardLog, check_tensorboard_installed
+from .transfer import create_training_optimizer, describe_fine_tune, load_starting_weights
 
 
 class TrainingStopped(RuntimeError):
@@ -181,6 +182,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     for note in data.notes:
         echo(f"note: {note}")
     model = build_model(config, data)
+    load_starting_weights(model, config, echo)
     n_params = sum(p.numel() for p in model.parameters())
 
     train_loader = TensorLoader(data.train, batch_size, data.mean, data.std, shuffle=True,
@@ -197,9 +199,9 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     if distributed.world_size() > 1:
         echo(f"{distributed.world_size()} processes, {batch_size} images each per step "
              f"(--batch-size {config.batch_size} is the global batch)")
-    optimizer = create_optimizer(config.optimizer, model.parameters(), config.lr,
-                                 config.momentum, config.weight_decay)
-    scheduler = create_scheduler(config.schedule, optimizer, config.epochs * len(train_loader))
+    optimizer, scheduler = create_training_optimizer(config, model, len(train_loader))
+    if config.fine_tune:
+        echo(describe_fine_tune(config))
     loss_fn = partial(F.cross_entropy, label_smoothing=config.label_smoothing) \
         if config.label_smoothing else F.cross_entropy
     stopper = StopAtStepBoundary()  # told its checkpointer and run directory in _run
