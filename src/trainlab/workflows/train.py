@@ -143,6 +143,24 @@ def choose_cpu_precision(config: TrainConfig, data, model, device, batch_size: i
     return choice.precision, choice.channels_last, choice
 
 
+def avoid_single_image_batch(loader: TensorLoader, model, echo) -> None:
+    """BatchNorm cannot train on a batch of one image (no variance to normalise by), so when an
+    epoch would end with one, that image is left out of each epoch (shuffled: a different one
+    each time), and the run says so."""
+    if loader.drop_last or loader.samples_per_process % loader.batch_size != 1 \
+            or not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                       for m in model.modules()):
+        return
+    if loader.samples_per_process == 1:
+        raise ConfigError("the training split has 1 image, and the model's BatchNorm layers "
+                          "need at least 2 per batch; add images, or lower --dev-fraction")
+    loader.drop_last = True
+    echo(f"note: {loader.samples_per_process} training images in batches of "
+         f"{loader.batch_size} leave one image for the last batch, which BatchNorm cannot "
+         "train on; each epoch leaves out that last (shuffled) image. Change --batch-size to "
+         "use every image in every epoch.")
+
+
 def macs_per_image(config: TrainConfig, data) -> int | None:
     """Multiply-accumulates for one image (torchinfo, on a fresh CPU copy of the model); None
     rather than losing a finished run's results if counting fails."""
@@ -189,6 +207,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
                                 augment=config.augment, seed=config.seed, device=device,
                                 drop_last=config.drop_last, rank=distributed.rank(),
                                 world_size=distributed.world_size())
+    avoid_single_image_batch(train_loader, model, echo)
     has_dev = len(data.dev) > 0
     dev_loader = TensorLoader(data.dev, config.eval_batch_size, data.mean, data.std, device=device)
     test_loader = TensorLoader(data.test, config.eval_batch_size, data.mean, data.std,
