@@ -45,6 +45,7 @@ from ..workflows import (
     write_predictions_csv,
 )
 from . import analysis_commands
+from .experiment_command import add_experiment_parser, command_experiment
 from .plot_command import add_plot_parser, command_plot
 
 DEFAULTS = TrainConfig()
@@ -104,6 +105,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        "their size; the sizes are printed)")
     group.add_argument("--limit-dev", type=int, default=S, metavar="N",
                        help="evaluate during training on the first N dev images only")
+    group.add_argument("--limit-test", type=int, default=S, metavar="N",
+                       help="score on the first N test images only (default: all)")
+    group.add_argument("--permute-pixels", type=int, default=S, metavar="SEED",
+                       help="shuffle every image's pixel positions by one fixed permutation "
+                       "drawn from SEED (seed 002's experiment; predict applies it too)")
     group.add_argument("--augment", choices=AUGMENTATIONS, default=S,
                        help="augmentation preset" + _default("augment"))
     group.add_argument("--on-bad-sample", choices=BAD_SAMPLE_POLICIES, default=S,
@@ -239,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="auto")
     analysis_commands.add_analysis_commands(commands)
     add_plot_parser(commands)
+    add_experiment_parser(commands)
     return parser
 
 
@@ -341,6 +348,7 @@ def command_predict(args) -> int:
 HANDLERS = {"datasets": command_datasets, "models": command_models, "train": command_train,
             "demo": command_demo, "check-data": command_check_data,
             "evaluate": command_evaluate, "predict": command_predict, "plot": command_plot,
+            "experiment": command_experiment,
             **analysis_commands.HANDLERS}
 
 

@@ -107,6 +107,7 @@ class ImageDataset:
     problems: list[str] = field(default_factory=list)  # bad samples that were left out
     origin: str = ""  # where the images were read from (SourceData.origin)
     passed_over: list[str] = field(default_factory=list)  # SourceData.passed_over
+    permute_pixels: int | None = None  # seed of the fixed pixel shuffle applied to every split
 
     @property
     def in_channels(self) -> int:
@@ -122,8 +123,11 @@ class ImageDataset:
 
     def preprocessing(self) -> dict:
         """Everything `predict` needs to turn a user's image file into model input (JSON-able)."""
-        return {"channels": self.in_channels, "image_size": list(self.image_size),
-                "mean": list(self.mean), "std": list(self.std)}
+        preprocessing = {"channels": self.in_channels, "image_size": list(self.image_size),
+                         "mean": list(self.mean), "std": list(self.std)}
+        if self.permute_pixels is not None:  # predict must shuffle a user's image the same way
+            preprocessing["permute_pixels"] = self.permute_pixels
+        return preprocessing
 
     def describe(self) -> str:
         c, (h, w) = self.in_channels, self.image_size

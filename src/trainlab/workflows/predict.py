@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from ..data.image_files import is_image_file, to_array
-from ..data.transforms import normalize
+from ..data.transforms import normalize, permute_pixels, pixel_permutation
 from ..engine import resolve_device, writing
 from ..engine.runner import forward
 from .run_dir import csv_writer, load_run_model, resolve_run_dir
@@ -59,7 +59,11 @@ def load_for_model(path: Path, preprocessing: dict) -> torch.Tensor:
     if array.shape[:2] != (height, width):
         resized = Image.fromarray(array.squeeze(2) if channels == 1 else array)
         array = to_array(resized.resize((width, height), Image.BILINEAR), channels)
-    return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)
+    image = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)
+    if preprocessing.get("permute_pixels") is not None:  # trained on shuffled pixels
+        image = permute_pixels(image, pixel_permutation(preprocessing["permute_pixels"],
+                                                        height, width))
+    return image
 
 
 @torch.no_grad()
