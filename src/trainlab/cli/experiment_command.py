@@ -6,7 +6,7 @@ import sys
 from ..data import DataError
 from ..engine import CheckpointError, DeviceError, WriteError
 from ..experiments import ExperimentError, SettingFailed, list_experiments, run_experiment
-from ..workflows import ConfigError, RunDirError
+from ..workflows import ConfigError, RunDirError, TrainingStopped
 
 # Errors whose message is the whole story (the CLI's usual one-sentence errors, exit code 2).
 EXPECTED = (DataError, ConfigError, CheckpointError, RunDirError, DeviceError, WriteError)
@@ -63,5 +63,7 @@ def command_experiment(args) -> int:
         if args.debug:
             raise
         print(f"error: {error}", file=sys.stderr)
+        if isinstance(error.cause, TrainingStopped):  # as `trainlab train` exits
+            return 3
         return 2 if isinstance(error.cause, EXPECTED) else 1
     return 0
