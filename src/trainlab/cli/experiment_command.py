@@ -6,7 +6,7 @@ import sys
 from ..data import DataError
 from ..engine import CheckpointError, DeviceError, WriteError
 from ..experiments import ExperimentError, SettingFailed, list_experiments, run_experiment
-from ..workflows import ConfigError, RunDirError, TrainingStopped
+from ..workflows import ConfigError, RunDirError, TrainingInterrupted, TrainingStopped
 
 # Errors whose message is the whole story (the CLI's usual one-sentence errors, exit code 2).
 EXPECTED = (DataError, ConfigError, CheckpointError, RunDirError, DeviceError, WriteError)
@@ -56,6 +56,11 @@ def command_experiment(args) -> int:
                                   "(trainlab experiment --list names them all)")
         run_experiment(args.name, data=args.data, seeds=args.seeds, epochs=args.epochs,
                        out=args.out, quick=args.quick, data_dir=args.data_dir)
+    except TrainingInterrupted as error:  # the run saved its state; the rerun picks it up
+        print(f"interrupted at step {error.step} of {error.run_dir}; run the same `trainlab "
+              "experiment` command again to continue (finished runs are reused, this one "
+              "resumes)", file=sys.stderr)
+        return error.exit_code
     except ExperimentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

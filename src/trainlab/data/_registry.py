@@ -204,6 +204,10 @@ def create_dataset(
                         ("--limit-test", limit_test)):
         if limit is not None and limit < 1:
             raise DataError(f"{flag} must be at least 1, got {limit}")
+    if limit_test is not None and limit_test < len(test):
+        notes.append(f"--limit-test {limit_test}: scoring on {limit_test} of {len(test)} test "
+                     "images")
+        test = test.subset(torch.arange(limit_test))
     if limit_train is not None and limit_train < len(train):
         notes.append(f"--limit-train {limit_train}: training on {limit_train} of {len(train)} "
                      f"training images; dev has {min(len(dev), limit_dev or len(dev))} and test "
@@ -212,10 +216,6 @@ def create_dataset(
     if limit_dev is not None and limit_dev < len(dev):
         notes.append(f"--limit-dev {limit_dev}: evaluating on {limit_dev} of {len(dev)} dev images")
         dev = dev.subset(torch.arange(limit_dev))
-    if limit_test is not None and limit_test < len(test):
-        notes.append(f"--limit-test {limit_test}: scoring on {limit_test} of {len(test)} test "
-                     "images")
-        test = test.subset(torch.arange(limit_test))
     size = image_size or source.default_image_size
     if size:
         train, dev, test = (resize_split(s, (size, size)) for s in (train, dev, test))

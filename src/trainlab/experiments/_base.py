@@ -51,7 +51,6 @@ class Experiment:
     seed_setting: str
     seed_data: str  # the data set the seed used, e.g. "MNIST"
     seed_epochs: str  # e.g. "5"
-    measured: str  # the measured wall time of the default, with the machine, for --help/report
     notes: tuple[str, ...] = ()  # what to look for in the report
     # Extra pictures for the report: (experiment, data name, data dir, out) -> [(caption, path)]
     pictures: Callable[..., list[tuple[str, Path]]] | None = None

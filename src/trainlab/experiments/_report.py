@@ -87,16 +87,24 @@ HEADER = ["setting", "seeds", "test accuracy (mean ± std)", "parameters", "MACs
           "training time, s (mean ± std)", "seed document reports"]
 
 
+def epochs_text(report: ExperimentReport) -> str:
+    """"5 epoch(s)", or per setting when they differ ("5 epoch(s) (32-layer stacks: 3)")."""
+    epochs = {entry.setting.name: entry.runs[0].results.get("epochs") for entry in report.settings}
+    values = list(epochs.values())
+    most = max(values, key=values.count)  # ties: the first setting's
+    others = [f"{name}: {value}" for name, value in epochs.items() if value != most]
+    return f"{most} epoch(s)" + (f" ({'; '.join(others)})" if others else "")
+
+
 def differs_sentence(report: ExperimentReport) -> str:
     """Where our figures differ from the seed's, and why (data, epochs, subset, seeds)."""
     experiment, first = report.experiment, report.settings[0].runs[0].results
     sizes = first.get("data_sizes") or {}
-    epochs = first.get("epochs")
     data_note = ("" if report.data.lower() == experiment.seed_data.lower()
                  else f" (a different data set from the seed's {experiment.seed_data}, so the "
                       "accuracies are not directly comparable)")
     return (f"Ours trains on {report.data}{data_note} with {sizes.get('train', '?'):,} training "
-            f"images for {epochs} epoch(s) and averages {report.seeds} seed(s), where the seed "
+            f"images for {epochs_text(report)} and averages {report.seeds} seed(s), where the seed "
             f"trained on {experiment.seed_data} for {experiment.seed_epochs} epoch(s) and reports "
             "a single run, so differences of a few tenths of a percent are within seed noise "
             "and larger gaps come from the data set and the shorter training.")
@@ -108,7 +116,7 @@ def markdown(report: ExperimentReport, pictures: list[tuple[str, Path]], out: Pa
     first = report.settings[0].runs[0].results
     sizes = first.get("data_sizes") or {}
     lines += [f"Data: **{report.data}** ({sizes.get('train', '?')} train / {sizes.get('dev', '?')}"
-              f" dev / {sizes.get('test', '?')} test images), {first.get('epochs')} epoch(s), "
+              f" dev / {sizes.get('test', '?')} test images), {epochs_text(report)}, "
               f"seeds 1-{report.seeds}" + (", **--quick** (a first look, not a result)"
                                           if report.quick else "") + ".",
               f"Reproduce (a rerun into the same --out reuses the finished runs): "
@@ -136,9 +144,11 @@ def markdown(report: ExperimentReport, pictures: list[tuple[str, Path]], out: Pa
             reused += run.reused
             lines.append(f"- {entry.setting.name}, seed {run.seed}: `{run.run_dir}`"
                          + (" (reused: finished by an earlier call)" if run.reused else ""))
-    lines += ["", f"This call took {report.wall_seconds:.0f} s of wall time"
-              + (f"; {reused} finished run(s) were reused rather than trained again"
-                 if reused else "") + f". Measured default: {experiment.measured}", ""]
+    seconds = sum(run.results.get("total_seconds") or 0 for e in report.settings for run in e.runs)
+    lines += ["", f"This call took {report.wall_seconds:.0f} s of wall time on "
+              f"{first.get('machine', 'this machine')} ({first.get('threads')} threads)"
+              + (f"; {reused} finished run(s) were reused rather than trained again (the runs "
+                 f"took {seconds:.0f} s when they were trained)" if reused else "") + ".", ""]
     return "\n".join(lines)
 
 

@@ -67,7 +67,8 @@ def default_out(name: str, root: str = "runs") -> Path:
 
 def setting_config(experiment: Experiment, setting: Setting, *, data: str, data_dir, seed: int,
                    epochs: int | None, quick: bool, run_dir: Path):
-    values = {**BASE, **experiment.common, **(experiment.quick if quick else {}), **setting.config}
+    # --quick wins over a setting's own epochs or subset (it is the small variant of all).
+    values = {**BASE, **experiment.common, **setting.config, **(experiment.quick if quick else {})}
     if epochs is not None:
         values["epochs"] = epochs
     return build_config(**values, data=data, data_dir=str(data_dir), seed=seed, out=str(run_dir))

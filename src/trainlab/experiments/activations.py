@@ -22,7 +22,6 @@ register_experiment(Experiment(
     seed_setting="MNIST, batch 64, SGD lr 0.01 momentum 0.5; ReLU for 20 epochs, Sigmoid for "
                  "500, one run each",
     seed_data="MNIST", seed_epochs="20 (ReLU) and 500 (Sigmoid)",
-    measured="see README (measured on the 2-core development CPU)",
     notes=(
         "Sigmoid's gradient is at most 0.25 and shrinks through four hidden layers, so with the "
         "same SGD settings the Sigmoid network barely leaves chance in the first epochs while "

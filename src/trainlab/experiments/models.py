@@ -34,7 +34,6 @@ register_experiment(Experiment(
     seed_setting="MNIST (60,000 training images), batch 64, SGD lr 0.01 momentum 0.5, 10 "
                  "epochs in seed 004 (30 for seed 003's CNN), one run each",
     seed_data="MNIST", seed_epochs="10-30",
-    measured="see README (measured on the 2-core development CPU)",
     notes=(
         "Parameters and MACs are not accuracy: the MLP has the most parameters after ResNet-18 "
         "but the fewest MACs; ResNet-18 costs by far the most per image.",

@@ -28,7 +28,6 @@ register_experiment(Experiment(
     seed_setting="a one-weight linear model on three points, MSE loss, 1,000 full-batch epochs, "
                  "lr 0.01 for SGD, Rprop and Adamax; loss curves only",
     seed_data="three (x, y) points", seed_epochs="1,000",
-    measured="see README (measured on the 2-core development CPU)",
     notes=(
         "Rprop uses only the sign of each gradient and was made for full-batch training; on "
         "mini-batches of 64 its steps follow the noise, which is why it trails here although "

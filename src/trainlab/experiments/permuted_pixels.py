@@ -70,7 +70,6 @@ register_experiment(Experiment(
     seed_setting="MNIST, one pass (train() called once), batch 64, SGD lr 0.01 momentum 0.5, "
                  "FC2Layer with 8 hidden units against a CNN with 6 feature maps, one run each",
     seed_data="MNIST", seed_epochs="1",
-    measured="see README (measured on the 2-core development CPU)",
     notes=(
         "The FC network sees a fixed permutation as nothing new: a permuted image is the same "
         "784 numbers in another order, and its first layer can learn the permuted weights, so "
