@@ -16,7 +16,7 @@ register_experiment(Experiment(
     ),
     # Seed 003: batch 64, SGD lr 0.01 momentum 0.5.
     common=dict(model="mlp", epochs=5, batch_size=64, optimizer="sgd", lr=0.01, momentum=0.5,
-                weight_decay=0.0, schedule="none", limit_dev=1000),
+                weight_decay=0.0, schedule="none", limit_train=20000, limit_dev=1000),
     quick=dict(epochs=1, limit_train=512, limit_dev=128, limit_test=256),
     seed_source="Seed 003 (PyTorch tutorial), the MNIST MLP after the Sigmoid/ReLU remark",
     seed_setting="MNIST, batch 64, SGD lr 0.01 momentum 0.5; ReLU for 20 epochs, Sigmoid for "
