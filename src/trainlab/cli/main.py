@@ -109,7 +109,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        help="score on the first N test images only (default: all)")
     group.add_argument("--permute-pixels", type=int, default=S, metavar="SEED",
                        help="shuffle every image's pixel positions by one fixed permutation "
-                       "drawn from SEED (seed 002's experiment; predict applies it too)")
+                       "drawn from SEED (the courses' permuted-pixel experiment; predict applies it too)")
     group.add_argument("--augment", choices=AUGMENTATIONS, default=S,
                        help="augmentation preset" + _default("augment"))
     group.add_argument("--on-bad-sample", choices=BAD_SAMPLE_POLICIES, default=S,
