@@ -46,6 +46,7 @@ from ..workflows import (
 )
 from ..workflows.export import ExportError
 from . import analysis_commands
+from .experiment_command import add_experiment_parser, command_experiment
 from .plot_command import add_plot_parser, command_plot
 from .reuse_commands import (
     add_export_parser,
@@ -113,6 +114,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        "their size; the sizes are printed)")
     group.add_argument("--limit-dev", type=int, default=S, metavar="N",
                        help="evaluate during training on the first N dev images only")
+    group.add_argument("--limit-test", type=int, default=S, metavar="N",
+                       help="score on the first N test images only (default: all)")
+    group.add_argument("--permute-pixels", type=int, default=S, metavar="SEED",
+                       help="shuffle every image's pixel positions by one fixed permutation "
+                       "drawn from SEED (the courses' permuted-pixel experiment; predict applies it too)")
     group.add_argument("--augment", choices=AUGMENTATIONS, default=S,
                        help="augmentation preset" + _default("augment"))
     group.add_argument("--drop-last", action="store_true", default=S,
@@ -263,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plot_parser(commands)
     add_serve_parser(commands)
     add_export_parser(commands)
+    add_experiment_parser(commands)
     return parser
 
 
@@ -368,6 +375,7 @@ HANDLERS = {"datasets": command_datasets, "models": command_models, "train": com
             "evaluate": command_evaluate, "predict": command_predict, "plot": command_plot,
             "serve": command_serve,
             "export": command_export,
+            "experiment": command_experiment,
             **analysis_commands.HANDLERS}
 
 

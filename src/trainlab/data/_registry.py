@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from ._types import DataError, ImageDataset, SourceData, Split, format_problems, raise_problems
+from .transforms import permute_pixels as shuffle_pixels
+from .transforms import pixel_permutation
 
 
 @dataclass(frozen=True)
@@ -171,11 +173,16 @@ def create_dataset(
     on_bad_sample: str = "error",
     max_bad_fraction: float = 0.05,
     limit_dev: int | None = None,
+    permute_pixels: int | None = None,
+    limit_test: int | None = None,
 ) -> ImageDataset:
     """Load a registered data set as uint8 tensors with train/dev/test splits.
 
     `dev_fraction=0` carves no dev split (the dev split is then empty, unless the source ships
-    one); `limit_train`/`limit_dev` keep the first N images of those splits (test is never cut).
+    one); `limit_train`/`limit_dev`/`limit_test` keep the first N images of those splits (the
+    test split is cut only when asked, e.g. by the experiments' small subsets).
+    `permute_pixels=SEED` shuffles the pixel positions of every image by one fixed permutation
+    drawn from SEED (seed 002's permuted-pixel experiment).
 
     >>> data = create_dataset("digits")          # scikit-learn's 8x8 digits, upscaled to 32x32
     >>> data.train.images.shape                   # torch.Size([1294, 1, 32, 32])
@@ -193,9 +200,14 @@ def create_dataset(
         train, dev = carve(train, dev_fraction)
     elif dev is None:
         dev = train.subset(torch.arange(0))
-    for flag, limit in (("--limit-train", limit_train), ("--limit-dev", limit_dev)):
+    for flag, limit in (("--limit-train", limit_train), ("--limit-dev", limit_dev),
+                        ("--limit-test", limit_test)):
         if limit is not None and limit < 1:
             raise DataError(f"{flag} must be at least 1, got {limit}")
+    if limit_test is not None and limit_test < len(test):
+        notes.append(f"--limit-test {limit_test}: scoring on {limit_test} of {len(test)} test "
+                     "images")
+        test = test.subset(torch.arange(limit_test))
     if limit_train is not None and limit_train < len(train):
         notes.append(f"--limit-train {limit_train}: training on {limit_train} of {len(train)} "
                      f"training images; dev has {min(len(dev), limit_dev or len(dev))} and test "
@@ -207,10 +219,16 @@ def create_dataset(
     size = image_size or source.default_image_size
     if size:
         train, dev, test = (resize_split(s, (size, size)) for s in (train, dev, test))
+    if permute_pixels is not None:
+        permutation = pixel_permutation(permute_pixels, *train.images.shape[2:])
+        train, dev, test = (Split(shuffle_pixels(s.images, permutation), s.labels)
+                            for s in (train, dev, test))
+        notes.append(f"pixels shuffled by one fixed permutation (seed {permute_pixels}), the "
+                     "same for every split")
     mean, std = source.mean, source.std
     if mean is None or std is None:
         mean, std = channel_statistics(train.images)
     return ImageDataset(name=name, class_names=list(source.class_names), train=train, dev=dev,
                         test=test, mean=tuple(mean), std=tuple(std), notes=notes,
                         problems=list(source.problems), origin=source.origin,
-                        passed_over=list(source.passed_over))
+                        passed_over=list(source.passed_over), permute_pixels=permute_pixels)

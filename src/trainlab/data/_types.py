@@ -110,6 +110,7 @@ class ImageDataset:
     # Set when images were resized to this (height, width) and then centre-cropped to
     # image_size (pretrained weights' preprocessing); predict does the same to a new image.
     resize_size: tuple[int, int] | None = None
+    permute_pixels: int | None = None  # seed of the fixed pixel shuffle applied to every split
 
     @property
     def in_channels(self) -> int:
@@ -125,11 +126,13 @@ class ImageDataset:
 
     def preprocessing(self) -> dict:
         """Everything `predict` needs to turn a user's image file into model input (JSON-able)."""
-        prep = {"channels": self.in_channels, "image_size": list(self.image_size),
-                "mean": list(self.mean), "std": list(self.std)}
+        preprocessing = {"channels": self.in_channels, "image_size": list(self.image_size),
+                         "mean": list(self.mean), "std": list(self.std)}
         if self.resize_size is not None:
-            prep["resize_size"] = list(self.resize_size)
-        return prep
+            preprocessing["resize_size"] = list(self.resize_size)
+        if self.permute_pixels is not None:  # predict must shuffle a user's image the same way
+            preprocessing["permute_pixels"] = self.permute_pixels
+        return preprocessing
 
     def describe(self) -> str:
         c, (h, w) = self.in_channels, self.image_size

@@ -17,6 +17,19 @@ AUGMENTATIONS = ("none", "flip", "crop", "crop-flip", "rotation")
 ROTATION_DEGREES = 15.0
 
 
+def pixel_permutation(seed: int, height: int, width: int) -> torch.Tensor:
+    """One fixed shuffle of the H*W pixel positions, drawn from `seed` alone (seed 002's
+    `torch.randperm(784)`), so train, test and predict all move pixels the same way."""
+    return torch.randperm(height * width, generator=torch.Generator().manual_seed(seed))
+
+
+def permute_pixels(images: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
+    """(..., C, H, W) images with their pixel positions shuffled by `permutation` (all channels
+    alike): the images keep every value but lose all spatial structure."""
+    shape = images.shape
+    return images.flatten(-2)[..., permutation].reshape(shape)
+
+
 def normalization_constants(mean, std, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(scale, shift) with x_normalised = uint8 * scale + shift, shaped (1, C, 1, 1)."""
     mean = torch.as_tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)

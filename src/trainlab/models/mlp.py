@@ -2,20 +2,25 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch.nn as nn
 
 from ._base import ImageClassifier
 from ._registry import register_model
 
+# Seed 003 compares ReLU with Sigmoid on this network (98.33% against 97.14% on MNIST).
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+
 
 class MLP(ImageClassifier):
-    def __init__(self, in_features: int, hidden: list[int], num_classes: int, log_softmax=False):
+    def __init__(self, in_features: int, hidden: list[int], num_classes: int, log_softmax=False,
+                 activation: str = "relu"):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for size in hidden:
-            layers += [nn.Linear(width, size), nn.ReLU()]
+            layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
             width = size
         self.features = nn.Sequential(*layers)
         head: list[nn.Module] = [nn.Linear(width, num_classes)]
@@ -27,13 +32,14 @@ class MLP(ImageClassifier):
 
 
 @register_model("mlp")
-def mlp(*, in_channels, num_classes, input_size, hidden: tuple[int, ...] = (512, 256, 128, 64)):
-    """Fully connected network: 784-512-256-128-64-10 with ReLU, input size taken from the data.
+def mlp(*, in_channels, num_classes, input_size, hidden: tuple[int, ...] = (512, 256, 128, 64),
+        activation: Literal["relu", "sigmoid"] = "relu"):
+    """Fully connected network: 784-512-256-128-64-10 with ReLU (or activation=sigmoid).
 
-    Seeds 003/004's MLP.
+    Seeds 003/004's MLP; the input size is taken from the data.
     """
     in_features = in_channels * math.prod(input_size)
-    return MLP(in_features, list(hidden), num_classes)
+    return MLP(in_features, list(hidden), num_classes, activation=activation)
 
 
 @register_model("fc2")

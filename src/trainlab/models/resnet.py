@@ -163,6 +163,40 @@ def resnet18(*, in_channels, num_classes, input_size, use_residual: bool = True,
     return ResNet18(in_channels, num_classes, use_residual=use_residual, stem=stem)
 
 
+class ResNetStack(ImageClassifier):
+    """He et al. 2016's CIFAR network (section 4.2): a 3x3 conv of `width` channels, three
+    stages of `blocks` ResBlocks (widths w, 2w, 4w; the last two halve the resolution), global
+    average pooling, one linear layer: 6 * blocks + 2 weighted layers in all."""
+
+    def __init__(self, in_channels, num_classes, blocks, width, use_residual):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+            nn.ReLU(),
+            resnet_module(width, width, blocks, 1, use_residual),
+            resnet_module(width, 2 * width, blocks, 2, use_residual),
+            resnet_module(2 * width, 4 * width, blocks, 2, use_residual),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.head = nn.Linear(4 * width, num_classes)
+
+
+@register_model("resnet-stack")
+def resnet_stack(*, in_channels, num_classes, input_size, depth: int = 20, width: int = 16,
+                 use_residual: bool = True):
+    """Deep narrow residual stack (ResNet-20/32/56 for CIFAR); use_residual=false: plain stack.
+
+    He et al. 2016 section 4.2, where the plain 56-layer stack trains worse than the plain
+    20-layer one and residuals reverse that: the depth at which residuals matter.
+    """
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, ...), "
+                         f"got {depth}")
+    if width < 1:
+        raise ValueError(f"width must be at least 1, got {width}")
+    return ResNetStack(in_channels, num_classes, (depth - 2) // 6, width, use_residual)
+
+
 class ResidualBlock(nn.Module):
     """Seeds 003/004 block: relu(x + conv(relu(conv(x)))), channels unchanged, no BatchNorm."""
 

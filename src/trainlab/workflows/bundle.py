@@ -43,7 +43,8 @@ def model_json(meta: dict, file: str, parity: dict | None = None) -> dict:
         "class_names": meta["class_names"],
         "input": {"channels": prep["channels"], "size": prep["image_size"],
                   "resize_size": prep.get("resize_size"), "mean": prep["mean"],
-                  "std": prep["std"], "range": "0..1 before mean/std", "layout": "NCHW"},
+                  "std": prep["std"], "range": "0..1 before mean/std", "layout": "NCHW",
+                  "permute_pixels": prep.get("permute_pixels")},
         "test_time_flip": bool(meta.get("test_time_flip")),
         "data": meta.get("data"),
         "parity": parity,
@@ -79,8 +80,9 @@ def read_model_json(path: Path) -> dict:
                                   "mean": given["mean"], "std": given["std"]},
                 "test_time_flip": bool(info.get("test_time_flip")),
                 "trainlab_version": info.get("trainlab_version"), "data": info.get("data")}
-        if given.get("resize_size") is not None:
-            meta["preprocessing"]["resize_size"] = given["resize_size"]
+        for optional in ("resize_size", "permute_pixels"):
+            if given.get(optional) is not None:
+                meta["preprocessing"][optional] = given[optional]
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         raise CheckpointError(f"{path} cannot be used: {error}. Export the run again with "
                               "`trainlab export`") from error

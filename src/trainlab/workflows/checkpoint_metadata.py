@@ -139,6 +139,9 @@ def metadata_problems(meta) -> list[str]:
                     and (key == "mean" or all(v > 0 for v in values))):
                 problems.append(f"preprocessing {key} must hold one "
                                 f"{'positive ' if key == 'std' else ''}number per channel")
+        shuffle = prep.get("permute_pixels")
+        if shuffle is not None and not (_is_int(shuffle) and shuffle >= 0):
+            problems.append("preprocessing permute_pixels must be a whole number >= 0")
     return problems
 
 

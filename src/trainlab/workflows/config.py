@@ -85,6 +85,8 @@ class TrainConfig:
     dev_fraction: float = 0.1  # 0: no dev split (the model at the end is the best one)
     limit_train: int | None = None  # train on the first N training images only
     limit_dev: int | None = None  # evaluate during training on the first N dev images only
+    limit_test: int | None = None  # score on the first N test images only (None: all)
+    permute_pixels: int | None = None  # seed of one fixed pixel shuffle for every split
     augment: str = "none"
     drop_last: bool = False  # skip each epoch's last partial training batch (one batch shape)
     on_bad_sample: str = "error"  # error: stop listing every bad file/row; skip: leave them out
@@ -125,11 +127,12 @@ class TrainConfig:
                 raise ConfigError(f"{key} = {getattr(self, key)!r} is not one of: "
                                   f"{', '.join(allowed)}")
         at_least = {"epochs": 1, "batch_size": 1, "eval_batch_size": 1, "image_size": 1,
-                    "limit_train": 1, "limit_dev": 1, "eval_steps": 0, "log_steps": 0,
-                    "checkpoint_steps": 0, "seed": 0}
+                    "limit_train": 1, "limit_dev": 1, "limit_test": 1, "eval_steps": 0, "log_steps": 0,
+                    "checkpoint_steps": 0, "seed": 0, "permute_pixels": 0}
         for key, low in at_least.items():
             value = getattr(self, key)
-            if value is None and key in ("image_size", "limit_train", "limit_dev"):
+            if value is None and key in ("image_size", "limit_train", "limit_dev", "limit_test",
+                                         "permute_pixels"):
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ConfigError(f"{flag(key)} ({key}) must be a whole number >= {low}, "
@@ -216,7 +219,8 @@ def dataset_for(config: TrainConfig) -> ImageDataset:
     image_size = config.image_size or (preprocessing and preprocessing["resize_size"])
     data = create_dataset(config.data, data_dir=config.data_dir, image_size=image_size,
                           dev_fraction=config.dev_fraction, limit_train=config.limit_train,
-                          limit_dev=config.limit_dev,
+                          limit_dev=config.limit_dev, limit_test=config.limit_test,
+                          permute_pixels=config.permute_pixels,
                           on_bad_sample=config.on_bad_sample,
                           max_bad_fraction=config.max_bad_fraction, download=config.download)
     if preprocessing:

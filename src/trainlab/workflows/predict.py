@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from ..data.image_files import is_image_file, to_array
-from ..data.transforms import normalize
+from ..data.transforms import normalize, permute_pixels, pixel_permutation
 from ..engine import resolve_device, writing
 from ..engine.runner import forward
 from .bundle import MODEL_JSON, load_bundle, read_model_json
@@ -73,7 +73,11 @@ def image_for_model(image: Image.Image, preprocessing: dict) -> torch.Tensor:
         array = to_array(resized.resize((resize_width, resize_height), Image.BILINEAR), channels)
     top, left = (resize_height - height) // 2, (resize_width - width) // 2
     array = array[top:top + height, left:left + width]
-    return torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)
+    image = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)
+    if preprocessing.get("permute_pixels") is not None:  # trained on shuffled pixels
+        image = permute_pixels(image, pixel_permutation(preprocessing["permute_pixels"],
+                                                        height, width))
+    return image
 
 
 @dataclass
