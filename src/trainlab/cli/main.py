@@ -89,9 +89,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        "checked against the model's options and their types (`trainlab models`)")
     group = parser.add_argument_group("data")
     group.add_argument("--data", default=S,
-                       help="a name from `trainlab datasets`, folder:PATH or csv:PATH"
-                       + _default("data"))
+                       help="a name from `trainlab datasets`, folder:PATH, csv:PATH, "
+                       "table:PATH or names:PATH" + _default("data"))
     group.add_argument("--data-dir", default=S, help="where data files live" + _default("data_dir"))
+    group.add_argument("--target", default=S, metavar="COLUMN",
+                       help="table:PATH: the target column, by header name or number from 1 "
+                       "(default: the last column)")
     group.add_argument("--download", action="store_true", default=S,
                        help="download MNIST/Fashion-MNIST/CIFAR-10 if missing")
     group.add_argument("--image-size", type=int, default=S, metavar="S",
@@ -129,6 +132,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        help="LR schedule over all steps" + _default("schedule"))
     group.add_argument("--label-smoothing", type=float, default=S, metavar="EPS",
                        help="cross-entropy label smoothing" + _default("label_smoothing"))
+    group.add_argument("--clip-grad-norm", type=float, default=S, metavar="MAX",
+                       help="scale the gradients so that their joint norm is at most MAX "
+                       "(seed 000's gradient clipping; useful for recurrent networks)")
     group.add_argument("--seed", type=int, default=S, help=_default("seed").strip())
     group.add_argument("--device", default=S, help="auto, cpu, cuda, cuda:1, mps"
                        + _default("device"))

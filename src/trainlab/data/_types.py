@@ -107,6 +107,8 @@ class ImageDataset:
     problems: list[str] = field(default_factory=list)  # bad samples that were left out
     origin: str = ""  # where the images were read from (SourceData.origin)
     passed_over: list[str] = field(default_factory=list)  # SourceData.passed_over
+    task = "classification"  # what ExampleDataset says per data set (engine/tasks.py)
+    input_kind = "image"
 
     @property
     def in_channels(self) -> int:
