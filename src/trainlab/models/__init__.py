@@ -1,5 +1,5 @@
 """Model zoo. `ls models/` lists the families; machinery lives in the underscore modules."""
-from . import cnn, fastcnn, inception, mlp, resnet, tabular, vgg  # noqa: F401  (registering imports)
+from . import cnn, fastcnn, inception, mlp, resnet, rnn, tabular, vgg  # noqa: F401  (registering imports)
 from ._options import ModelOptionError
 from ._registry import (
     ModelInputError,
