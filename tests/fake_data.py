@@ -124,3 +124,31 @@ def write_table(path: Path, n=60, features=3, task="binary", header=True, seed=0
     else:
         path.write_text(text)
     return path
+
+
+NAME_ENDINGS = {"Japanese": "moto", "Swedish": "sson", "Spanish": "ez"}
+
+
+def make_names(n_per_label=20, seed=0) -> list[tuple[str, str]]:
+    """(name, label) rows a model can learn: each label's names share an ending."""
+    rng = np.random.default_rng(seed)
+    letters = "abcdefghiklmnoprstuvy"
+    rows = []
+    for label, ending in NAME_ENDINGS.items():
+        for _ in range(n_per_label):
+            stem = "".join(rng.choice(list(letters), size=rng.integers(2, 6)))
+            rows.append((stem.capitalize() + ending, label))
+    return rows
+
+
+def write_names_csv(path: Path, rows, header=True) -> Path:
+    text = ("name,label\n" if header else "") + "".join(f"{n},{l}\n" for n, l in rows)
+    path.write_bytes(gzip.compress(text.encode()) if path.suffix == ".gz" else text.encode())
+    return path
+
+
+def write_names_folder(folder: Path, rows) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for label in sorted({l for _, l in rows}):
+        (folder / f"{label}.txt").write_text("".join(f"{n}\n" for n, l in rows if l == label))
+    return folder

@@ -44,7 +44,7 @@ from ..workflows import (
     train,
     write_predictions_csv,
 )
-from . import analysis_commands
+from . import analysis_commands, text_commands
 from .plot_command import add_plot_parser, command_plot
 
 DEFAULTS = TrainConfig()
@@ -236,13 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto")
     predict = commands.add_parser("predict", help="classify image files or folders with a run")
     predict.add_argument("run", help="run directory")
-    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    predict.add_argument("inputs", nargs="*", metavar="IMAGE_OR_FOLDER")
     predict.add_argument("--top-k", type=whole_number(1), default=3, metavar="K",
                          help="show the K most probable classes (default: 3)")
     predict.add_argument("--csv", default=None, metavar="OUT.csv", help="also write a CSV")
     predict.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
                          help=CHECKPOINT_HELP)
     predict.add_argument("--device", default="auto")
+    text_commands.add_text_argument(predict)
+    text_commands.add_make_names_parser(commands)
     analysis_commands.add_analysis_commands(commands)
     add_plot_parser(commands)
     return parser
@@ -324,6 +326,10 @@ def command_evaluate(args) -> int:
 
 
 def command_predict(args) -> int:
+    if args.text:
+        return text_commands.command_predict_text(args)
+    if not args.inputs:
+        raise ConfigError("give image files or folders to predict, or --text WORD")
     passed_over: list[str] = []
     predictions, problems = predict_files(args.run, args.inputs, top_k=args.top_k,
                                           checkpoint=args.checkpoint, device=args.device,
@@ -347,7 +353,7 @@ def command_predict(args) -> int:
 HANDLERS = {"datasets": command_datasets, "models": command_models, "train": command_train,
             "demo": command_demo, "check-data": command_check_data,
             "evaluate": command_evaluate, "predict": command_predict, "plot": command_plot,
-            **analysis_commands.HANDLERS}
+            **analysis_commands.HANDLERS, **text_commands.HANDLERS}
 
 
 def main(argv: list[str] | None = None) -> int:

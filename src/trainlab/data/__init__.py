@@ -3,7 +3,7 @@
 One file per source (`embedded.py`, `torchvision_sets.py`, `folder.py`, `csv_labels.py`); each
 registers itself on import.
 """
-from . import csv_labels, embedded, folder, sequences, tables, torchvision_sets  # noqa: F401  (registering imports)
+from . import csv_labels, embedded, folder, names, sequences, tables, torchvision_sets  # noqa: F401  (registering imports)
 from ._examples import INPUT_KINDS, ExampleDataset, Examples, ExampleSource
 from ._registry import BAD_SAMPLE_POLICIES, check_dataset, create_dataset, list_datasets, register_dataset
 from ._split_record import record_splits, split_changes

@@ -197,6 +197,10 @@ def check_dataset(name: str, data_dir: str | Path = DEFAULT_DATA_DIR,
     """Every problem in a data set (bad files, bad label rows, empty classes), and a summary line.
     What `trainlab check-data` prints; training runs the same checks before step 1."""
     source = load_source(name, data_dir, image_size)
+    if isinstance(source, ExampleSource):  # its reader raised on any bad row already
+        total = sum(len(s) for s in (source.train, source.dev, source.test) if s)
+        return DataCheck([], 0, f"{name}: checked {total} examples ({source.task}) from "
+                         f"{source.origin or name}; 0 problem(s)", source.notes, [])
     problems = source.fatal + source.problems
     total = source.candidates or sum(len(s) for s in (source.train, source.dev, source.test) if s)
     summary = (f"{name}: checked {total} samples in {len(source.class_names)} classes "
