@@ -142,13 +142,14 @@ def make_names(n_per_label=20, seed=0) -> list[tuple[str, str]]:
 
 
 def write_names_csv(path: Path, rows, header=True) -> Path:
-    text = ("name,label\n" if header else "") + "".join(f"{n},{l}\n" for n, l in rows)
+    text = ("name,label\n" if header else "") + "".join(f"{name},{label}\n" for name, label in rows)
     path.write_bytes(gzip.compress(text.encode()) if path.suffix == ".gz" else text.encode())
     return path
 
 
 def write_names_folder(folder: Path, rows) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for label in sorted({l for _, l in rows}):
-        (folder / f"{label}.txt").write_text("".join(f"{n}\n" for n, l in rows if l == label))
+    for label in sorted({label for _, label in rows}):
+        (folder / f"{label}.txt").write_text("".join(f"{name}\n" for name, other in rows
+                                                     if other == label))
     return folder

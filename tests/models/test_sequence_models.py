@@ -17,10 +17,7 @@ def test_every_table_and_sequence_model_trains_a_step(name, kind):
     in_channels, size = SIZES[kind]
     model = create_model(name, in_channels=in_channels, num_classes=3, input_size=size)
     x = example_input(kind, in_channels, size, batch=4)
-    if kind == "tokens":
-        x = torch.randint(1, in_channels, x.shape)
-    else:
-        x = torch.randn(x.shape)
+    x = torch.randint(1, in_channels, x.shape) if kind == "tokens" else torch.randn(x.shape)
     out = model(x)
     per_step = kind == "series" or name.startswith("char-")
     assert out.shape == ((4, 7, 3) if per_step else (4, 3)) and torch.isfinite(out).all()
