@@ -133,7 +133,8 @@ def macs_per_image(config: TrainConfig, data) -> int | None:
     """Multiply-accumulates for one image (torchinfo, on a fresh CPU copy of the model); None
     rather than losing a finished run's results if counting fails."""
     try:
-        return count_macs(build_model(config, data), (data.in_channels, *data.image_size))
+        return count_macs(build_model(config, data), (data.in_channels, *data.image_size),
+                          data.input_kind)
     except Exception:
         return None
 
