@@ -71,3 +71,13 @@ def test_hello_run_writes_ohlol_for_hello(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("hello: ohlol ")
     assert main(["predict", str(run), "--text", "help"]) == 2
     assert "only the letters 'ehlo', not 'p'" in capsys.readouterr().err
+
+
+def test_plot_draws_what_a_names_run_has(names_run, capsys):
+    assert main(["evaluate", str(names_run)]) == 0
+    assert (names_run / "confusion-test.png").is_file()
+    capsys.readouterr()
+    assert main(["plot", str(names_run)]) == 0
+    out = capsys.readouterr().out
+    assert "skipped samples: samples shows images" in out and "wrote" in out
+    assert main(["plot", str(names_run), "--what", "errors"]) == 2

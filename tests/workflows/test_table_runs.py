@@ -26,6 +26,7 @@ def test_binary_table_from_the_cli_with_seed_004s_network(tmp_path, capsys):
     results = json.loads((run / "results.json").read_text())
     assert results["task"] == "binary" and 0 <= results["test_accuracy"] <= 1
     assert results["best_dev_accuracy"] is not None
+    assert 0.3 < results["test_majority_class_accuracy"] < 0.7  # x0 + x1 > 0: about half
     with safe_open(run / "best.safetensors", "pt") as handle:
         meta = json.loads(handle.metadata()["trainlab"])
     assert meta["task"] == "binary" and meta["inputs"] == "features" and meta["num_classes"] == 1

@@ -153,6 +153,9 @@ def _evaluate_examples(run_dir, config, data, split, checkpoint, device, echo, c
     if changed:
         report["data_changed"] = changed
     write_json(run_dir / f"evaluation-{split}.json", report)
+    if data.task != "regression":
+        write_confusion_pictures(run_dir, split, report["confusion_matrix"], data.class_names,
+                                 report["accuracy"], checkpoint)
     if data.task == "regression":
         echo(f"{split} MSE {report['mse']:.5g}   MAE {report['mae']:.5g}   R^2 {report['r2']:.4f}   "
              f"({len(labels)} examples, {checkpoint})")
@@ -163,7 +166,8 @@ def _evaluate_examples(run_dir, config, data, split, checkpoint, device, echo, c
         width = max(len(n) for n in names)
         for name, acc in report["per_class_accuracy"].items():
             echo(f"{name:<{width}}  {'   n/a' if acc is None else f'{acc:8.4f}'}")
-    echo(f"saved: {run_dir / f'evaluation-{split}.json'}")
+    echo(f"saved: {run_dir / f'evaluation-{split}.json'}" + ("" if data.task == "regression" else
+         f", confusion-{split}.png, confusion-{split}-normalised.png, confused-pairs-{split}.csv"))
     return report
 
 

@@ -34,11 +34,22 @@ def in_target_units(outputs, targets, preprocessing: dict):
     return outputs * std + mean, targets * std + mean
 
 
+def majority_accuracy(data) -> float | None:
+    """The test accuracy of always answering the training split's most common class: the
+    figure a classifier has to beat (per-step labels count every step)."""
+    train, test = data.train.labels.flatten(), data.test.labels.flatten()
+    if not len(train) or not len(test):
+        return None
+    majority = torch.bincount(train).argmax()
+    return (test == majority).float().mean().item()
+
+
 def task_results(runner, loader, data) -> dict:
     """results.json's task figures on `loader` (the test split): MSE/MAE/R^2 for regression, in
-    the target's units; classification's accuracy is already the Runner's score."""
+    the target's units; for classes, the majority-class baseline (the accuracy itself is the
+    Runner's score)."""
     if data.task != "regression":
-        return {}
+        return {"test_majority_class_accuracy": majority_accuracy(data)}
     outputs, targets = predict_loader(runner, loader)
     scores = regression_scores(*in_target_units(outputs, targets, data.preprocessing()))
     return {f"test_{key}": value for key, value in scores.items()}

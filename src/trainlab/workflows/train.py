@@ -351,7 +351,9 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
              f"({results['train_images_per_second']:.0f} images/s)" + compiling)
     echo(f"curves: {run_dir / 'curves.png'}   checkpoint: {run_dir / BEST}")
     if column == "accuracy":
-        echo(f"test accuracy: {test_accuracy:.4f}")
+        majority = results["test_majority_class_accuracy"]
+        echo(f"test accuracy: {test_accuracy:.4f}" + ("" if data.input_kind == "image" else
+             f" (always the most common class: {majority:.4f})"))
     else:
         echo(f"test MSE {results['test_mse']:.5g}, MAE {results['test_mae']:.5g}, "
              f"R^2 {results['test_r2']:.4f}")
