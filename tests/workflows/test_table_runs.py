@@ -65,3 +65,22 @@ def test_a_killed_table_run_resumes_to_the_same_rows_and_weights(tmp_path):
     whole, cut = (json.loads((tmp_path / r / "results.json").read_text())
                   for r in ("whole", "cut"))
     assert cut["test_accuracy"] == whole["test_accuracy"] and cut["test_loss"] == whole["test_loss"]
+
+
+def test_predict_table_rows_by_column_name(tmp_path, capsys):
+    path = write_table(tmp_path / "t.csv", n=200, task="regression")
+    run = tmp_path / "run"
+    assert main(["train", "--model", "linear", "--data", f"table:{path}", "--out", str(run),
+                 "--epochs", "20", "--batch-size", "32", "--optimizer", "adam", "--lr", "0.05",
+                 "--log-steps", "0"]) == 0
+    rows = tmp_path / "rows.csv"
+    rows.write_text("f2,f1,f0\n10,10,12\n10,12,10\n")  # columns in another order, no target
+    capsys.readouterr()
+    assert main(["predict", str(run), "--table", str(rows)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # y = 2 (f0 - 10) - (f1 - 10): 4 for the first row, -2 for the second
+    first, second = (float(line.split(": ")[1]) for line in lines)
+    assert lines[0].startswith("row 2:") and abs(first - 4) < 0.5 and abs(second + 2) < 0.5
+    rows.write_text("f0,f1\n1,2\n")
+    assert main(["predict", str(run), "--table", str(rows)]) == 2
+    assert "no column(s) f2, which the run was trained on" in capsys.readouterr().err

@@ -134,7 +134,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        help="cross-entropy label smoothing" + _default("label_smoothing"))
     group.add_argument("--clip-grad-norm", type=float, default=S, metavar="MAX",
                        help="scale the gradients so that their joint norm is at most MAX "
-                       "(seed 000's gradient clipping; useful for recurrent networks)")
+                       "(gradient clipping, useful for recurrent networks)")
     group.add_argument("--seed", type=int, default=S, help=_default("seed").strip())
     group.add_argument("--device", default=S, help="auto, cpu, cuda, cuda:1, mps"
                        + _default("device"))
@@ -326,10 +326,11 @@ def command_evaluate(args) -> int:
 
 
 def command_predict(args) -> int:
-    if args.text:
-        return text_commands.command_predict_text(args)
+    if args.text or args.table:
+        return (text_commands.command_predict_text if args.text
+                else text_commands.command_predict_table)(args)
     if not args.inputs:
-        raise ConfigError("give image files or folders to predict, or --text WORD")
+        raise ConfigError("give image files or folders to predict, --text WORD or --table FILE")
     passed_over: list[str] = []
     predictions, problems = predict_files(args.run, args.inputs, top_k=args.top_k,
                                           checkpoint=args.checkpoint, device=args.device,

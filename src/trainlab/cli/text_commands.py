@@ -1,11 +1,13 @@
-"""`trainlab predict RUN --text WORD` and `trainlab make-names OUT`: the sequence commands'
-argument parsing (the work is in workflows/predict_text.py and data/names_generator.py)."""
+"""`trainlab predict RUN --text WORD`, `trainlab predict RUN --table ROWS.csv` and `trainlab
+make-names OUT`: argument parsing for the table and sequence commands (the work is in
+workflows/predict_text.py, workflows/predict_table.py and data/names_generator.py)."""
 from __future__ import annotations
 
 import argparse
 
 from ..data.names_generator import LANGUAGES, write_names_file
 from ..workflows import ConfigError
+from ..workflows.predict_table import predict_table
 from ..workflows.predict_text import predict_texts
 
 
@@ -13,6 +15,20 @@ def add_text_argument(predict: argparse.ArgumentParser) -> None:
     predict.add_argument("--text", action="append", default=None, metavar="TEXT",
                          help="predict for this text with a names or hello run (repeatable), "
                          "e.g. --text Nakamura: the top-k labels")
+    predict.add_argument("--table", default=None, metavar="ROWS.csv",
+                         help="predict every row of a CSV file (.gz too) with a table run; "
+                         "columns are matched by the header names it was trained on")
+
+
+def command_predict_table(args) -> int:
+    if args.inputs:
+        raise ConfigError("give either files to predict or --table, not both")
+    for p in predict_table(args.run, args.table, top_k=args.top_k, checkpoint=args.checkpoint,
+                           device=args.device):
+        answer = ", ".join(f"{name} {value:.3f}" for name, value in zip(p.classes, p.values)) \
+            if p.classes else ", ".join(f"{value:.6g}" for value in p.values)
+        print(f"row {p.row}: {answer}")
+    return 0
 
 
 def command_predict_text(args) -> int:

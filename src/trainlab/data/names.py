@@ -83,7 +83,7 @@ def rows_from_folder(folder: Path) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 @register_dataset("names", "names by language: a name,label CSV (.csv, .csv.gz) or a folder of "
-                  "<label>.txt files (seed 003)", takes_path=True)
+                  "<label>.txt files", takes_path=True)
 def names(path, data_dir=None, download=False, image_size=None) -> ExampleSource:
     path = Path(path).expanduser()
     if path.is_dir():

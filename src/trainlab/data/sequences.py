@@ -16,7 +16,7 @@ SINE_WINDOWS = 600
 SINE_STEPS = 10  # seed 000's TIME_STEP: 10 points over half a period (pi)
 
 
-@register_dataset("sine", "seed 000's sin -> cos: 600 windows of 10 steps (per-step regression; "
+@register_dataset("sine", "sin -> cos: 600 windows of 10 steps (per-step regression; "
                   "generated, offline)")
 def sine(data_dir=None, download=False, image_size=None) -> ExampleSource:
     """Each window is seed 000's: 10 evenly spaced points over a span of pi, input sin(t), target
@@ -29,14 +29,14 @@ def sine(data_dir=None, download=False, image_size=None) -> ExampleSource:
     inputs = torch.from_numpy(np.sin(t)).float().unsqueeze(-1)  # (N, T, 1)
     targets = torch.from_numpy(np.cos(t)).float().unsqueeze(-1)
     return ExampleSource(train=Examples(inputs, targets), task="regression", inputs="series",
-                         class_names=[], origin="generated sin -> cos windows (seed 000)",
+                         class_names=[], origin="generated sin -> cos windows",
                          preprocessing={"steps": SINE_STEPS})
 
 
 HELLO_ALPHABET = "ehlo"  # seed 003's idx2char
 
 
-@register_dataset("hello", "seed 003's one sequence \"hello\" -> \"ohlol\" (per-step classes; "
+@register_dataset("hello", "one sequence, \"hello\" -> \"ohlol\" (per-step classes; "
                   "train, dev and test are that sequence)")
 def hello(data_dir=None, download=False, image_size=None) -> ExampleSource:
     """Seed 003's x_data [1, 0, 2, 2, 3] ("hello") and y_data [3, 1, 2, 3, 2] ("ohlol"). The
@@ -47,7 +47,7 @@ def hello(data_dir=None, download=False, image_size=None) -> ExampleSource:
     example = Examples(encode("hello"), encode("ohlol"))
     return ExampleSource(train=example, dev=example, test=example, task="classification",
                          inputs="tokens", class_names=list(HELLO_ALPHABET),
-                         origin="seed 003's hello -> ohlol",
+                         origin="the hello -> ohlol sequence",
                          preprocessing={"alphabet": HELLO_ALPHABET, "first_index": 0,
                                         "vocabulary_size": len(HELLO_ALPHABET)},
                          notes=["hello: one sequence; train, dev and test are all "

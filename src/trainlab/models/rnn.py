@@ -53,13 +53,19 @@ class ScratchRNN(nn.Module):
 
 @register_model("rnn", inputs=("series",))
 def rnn(*, in_channels, num_classes, input_size, hidden: int = 32, layers: int = 1):
-    """nn.RNN with hidden 32 and a per-step linear output: seed 000's sin -> cos network."""
+    """nn.RNN with hidden 32 and a linear output at every step (the sin -> cos network).
+
+    Seed 000's `Rnn`.
+    """
     return StepRegressor(in_channels, hidden, num_classes, layers)
 
 
 @register_model("rnn-scratch", inputs=("series",))
 def rnn_scratch(*, in_channels, num_classes, input_size, hidden: int = 32):
-    """Seed 000's RNN from scratch: explicit W_xh, W_hh, b_h, tanh, W_hq, b_q."""
+    """An RNN written out: explicit W_xh, W_hh, b_h, tanh, W_hq, b_q.
+
+    Seed 000's RNN from scratch.
+    """
     return ScratchRNN(in_channels, hidden, num_classes)
 
 
@@ -111,20 +117,29 @@ class EmbeddingRNN(nn.Module):
 
 @register_model("char-rnncell", inputs=("tokens",))
 def char_rnncell(*, in_channels, num_classes, input_size):
-    """One-hot letters into an RNNCell, hidden = outputs (seed 003's first hello model)."""
+    """One-hot letters into an RNNCell whose hidden state is the output at each step.
+
+    Seed 003's first hello model.
+    """
     return OneHotRNNCell(in_channels, num_classes)
 
 
 @register_model("char-rnn", inputs=("tokens",))
 def char_rnn(*, in_channels, num_classes, input_size, layers: int = 1):
-    """One-hot letters into nn.RNN, hidden = outputs (seed 003's second hello model)."""
+    """One-hot letters into nn.RNN whose hidden state is the output at each step.
+
+    Seed 003's second hello model.
+    """
     return OneHotRNN(in_channels, num_classes, layers)
 
 
 @register_model("char-embedding-rnn", inputs=("tokens",))
 def char_embedding_rnn(*, in_channels, num_classes, input_size, embedding: int = 10,
                        hidden: int = 8, layers: int = 2):
-    """Embedding 10, 2-layer RNN hidden 8, linear head (seed 003's third hello model)."""
+    """Embedding 10, 2-layer RNN with hidden 8, linear head at each step.
+
+    Seed 003's third hello model.
+    """
     return EmbeddingRNN(in_channels, num_classes, embedding, hidden, layers)
 
 
@@ -162,5 +177,8 @@ class NameClassifier(nn.Module):
 @register_model("name-rnn", inputs=("tokens",))
 def name_rnn(*, in_channels, num_classes, input_size, hidden: int = 100, layers: int = 2,
              bidirectional: bool = True, cell: Literal["gru", "lstm", "rnn"] = "gru"):
-    """Embedding, 2-layer bidirectional GRU (or lstm/rnn), packed sequences: seed 003's names."""
+    """Embedding, 2-layer bidirectional GRU (or lstm/rnn) over packed sequences, linear head.
+
+    Seed 003's name classifier.
+    """
     return NameClassifier(in_channels, num_classes, hidden, layers, bidirectional, cell)

@@ -22,11 +22,11 @@ class LinearModel(nn.Module):
 
 @register_model("linear", inputs=("features",))
 def linear(*, in_channels, num_classes, input_size):
-    """Linear regression y = xW + b on a table's standardised features (seed 004)."""
+    """Linear regression y = xW + b on a table's standardised features."""
     return LinearModel(in_channels, num_classes)
 
 
 @register_model("logistic", inputs=("features",))
 def logistic(*, in_channels, num_classes, input_size):
-    """Logistic regression: one linear layer; sigmoid (binary) or softmax in the loss (seed 004)."""
+    """Logistic regression: one linear layer; sigmoid (binary) or softmax in the loss."""
     return LinearModel(in_channels, num_classes)
