@@ -341,14 +341,15 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
     write_task_pictures(runner, test_loader, data, run_dir)
     if not config.keep_resume:  # finished: the weights stay, the resume state is not needed
         remove_resume_checkpoints(run_dir)
+    unit = "images" if data.input_kind == "image" else "examples"
     compiling = f", compiling {runner.compile_seconds:.1f} s" if config.compile != "none" else ""
     if has_dev:
         echo(f"best dev {column}: {runner.best_score:.4f}; training took "
-             f"{runner.train_seconds:.1f} s ({results['train_images_per_second']:.0f} images/s)"
+             f"{runner.train_seconds:.1f} s ({results['train_images_per_second']:.0f} {unit}/s)"
              + compiling)
     else:
         echo(f"training took {runner.train_seconds:.1f} s "
-             f"({results['train_images_per_second']:.0f} images/s)" + compiling)
+             f"({results['train_images_per_second']:.0f} {unit}/s)" + compiling)
     echo(f"curves: {run_dir / 'curves.png'}   checkpoint: {run_dir / BEST}")
     if column == "accuracy":
         majority = results["test_majority_class_accuracy"]
