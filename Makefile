@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,serve,tensorboard,export]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,serve,tensorboard,export,names]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## train ResNet-18 on the embedded digits and print the test accuracy

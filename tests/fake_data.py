@@ -96,3 +96,60 @@ def tiny_mlp_args(batch_size: int) -> list[str]:
     """`trainlab train` flags for the smallest useful run: a one-epoch, 8-unit MLP, no log lines."""
     return ["--model", "mlp", "--option", "hidden=[8]", "--epochs", "1", "--batch-size",
             str(batch_size), "--log-steps", "0"]
+
+
+def write_table(path: Path, n=60, features=3, task="binary", header=True, seed=0,
+                target_first=False) -> Path:
+    """A CSV table (gzip when `path` ends in .gz) whose target follows from its features:
+    binary (x0 + x1 > 0), three classes (by x0) or regression (2 x0 - x1 + noise)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)) * 3 + 10
+    z = x - 10
+    if task == "binary":
+        y = [str(int(a + b > 0)) for a, b in z[:, :2]]
+    elif task == "classes":
+        y = [("low", "mid", "high")[int(np.digitize(a, [-1.0, 1.0]))] for a in z[:, 0]]
+    else:
+        y = [f"{2 * a - b + 0.1 * e:.4f}" for a, b, e in zip(z[:, 0], z[:, 1], rng.normal(size=n))]
+    names = [f"f{i}" for i in range(features)]
+    lines = []
+    if header:
+        lines.append(",".join(["label", *names] if target_first else [*names, "label"]))
+    for row, label in zip(x, y):
+        cells = [f"{v:.4f}" for v in row]
+        lines.append(",".join([label, *cells] if target_first else [*cells, label]))
+    text = "\n".join(lines) + "\n"
+    if str(path).endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+NAME_ENDINGS = {"Japanese": "moto", "Swedish": "sson", "Spanish": "ez"}
+
+
+def make_names(n_per_label=20, seed=0) -> list[tuple[str, str]]:
+    """(name, label) rows a model can learn: each label's names share an ending."""
+    rng = np.random.default_rng(seed)
+    letters = "abcdefghiklmnoprstuvy"
+    rows = []
+    for label, ending in NAME_ENDINGS.items():
+        for _ in range(n_per_label):
+            stem = "".join(rng.choice(list(letters), size=rng.integers(2, 6)))
+            rows.append((stem.capitalize() + ending, label))
+    return rows
+
+
+def write_names_csv(path: Path, rows, header=True) -> Path:
+    text = ("name,label\n" if header else "") + "".join(f"{name},{label}\n" for name, label in rows)
+    path.write_bytes(gzip.compress(text.encode()) if path.suffix == ".gz" else text.encode())
+    return path
+
+
+def write_names_folder(folder: Path, rows) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for label in sorted({label for _, label in rows}):
+        (folder / f"{label}.txt").write_text("".join(f"{name}\n" for name, other in rows
+                                                     if other == label))
+    return folder

@@ -24,7 +24,7 @@ def test_resnet18_matches_seed_001():
     assert summary.layers[-1].output_shape == [1, 10]
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", list_models("image"))
 def test_conv_and_linear_macs_match_pytorch_flop_counter(name):
     """torchinfo's conv/linear MACs, less the bias adds (PyTorch's counter counts the products
     alone), equal FlopCounterMode's FLOPs / 2 exactly; the total is within 1.5% (biases and

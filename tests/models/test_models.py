@@ -15,7 +15,7 @@ from trainlab.models import (
 SHAPES = [(1, (28, 28)), (3, (32, 32))]
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", list_models("image"))
 @pytest.mark.parametrize("in_channels,input_size", SHAPES)
 def test_every_model_trains_a_step(name, in_channels, input_size):
     if name == "vgg16" and min(input_size) < 32:

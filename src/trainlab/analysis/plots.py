@@ -59,8 +59,14 @@ def epoch_ends(rows: list[dict]) -> list[tuple[int, float]]:
 def best_checkpoint(rows: list[dict]) -> dict | None:
     """The dev row the best checkpoint was saved at: the first with the highest accuracy (the
     Runner saves only on a strict improvement)."""
-    dev = [r for r in rows if r["split"] == "dev" and r.get("accuracy") not in (None, "")]
-    return max(dev, key=lambda r: float(r["accuracy"])) if dev else None
+    column = score_column(rows)
+    dev = [r for r in rows if r["split"] == "dev" and r.get(column) not in (None, "")]
+    return max(dev, key=lambda r: float(r[column])) if dev else None
+
+
+def score_column(rows: list[dict]) -> str:
+    """The score metrics.csv holds: accuracy, or r2 for a regression run."""
+    return "r2" if rows and "r2" in rows[0] else "accuracy"
 
 
 def draw_curves(rows: list[dict], title: str = ""):
@@ -68,6 +74,7 @@ def draw_curves(rows: list[dict], title: str = ""):
     as a thin line, each epoch's mean and each evaluation as points, epoch ends marked along the
     top, and the step the best checkpoint was saved at. Returns the matplotlib figure."""
     fig, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
+    column = score_column(rows)
     steps = [r for r in rows if r["split"] == "train_step"]
     if steps:
         loss_axis.plot([float(r["step"]) + 1 for r in steps], [float(r["loss"]) for r in steps],
@@ -79,14 +86,14 @@ def draw_curves(rows: list[dict], title: str = ""):
             continue
         x = [float(r["step"]) + 1 for r in points]
         loss_axis.plot(x, [float(r["loss"]) for r in points], style, color=color, label=name)
-        acc = [(xi, float(r["accuracy"])) for xi, r in zip(x, points)
-               if r.get("accuracy") not in (None, "")]
+        acc = [(xi, float(r[column])) for xi, r in zip(x, points)
+               if r.get(column) not in (None, "")]
         if acc:
             acc_axis.plot(*zip(*acc), style, color=color, label=name)
     best = best_checkpoint(rows)
     if best is not None:
-        x, accuracy = float(best["step"]) + 1, float(best["accuracy"])
-        label = f"best checkpoint: step {x:g}, dev accuracy {accuracy:.4f}"
+        x, accuracy = float(best["step"]) + 1, float(best[column])
+        label = f"best checkpoint: step {x:g}, dev {column} {accuracy:.4f}"
         for axis in (loss_axis, acc_axis):
             axis.axvline(x, color="tab:green", linestyle=":", linewidth=1.5)
         acc_axis.plot([x], [accuracy], "*", color="tab:green", markersize=16, label=label)
@@ -97,7 +104,7 @@ def draw_curves(rows: list[dict], title: str = ""):
         loss_axis.set_yscale("log")
         loss_axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ends = epoch_ends(rows)
-    for axis, name in ((loss_axis, "loss"), (acc_axis, "accuracy")):
+    for axis, name in ((loss_axis, "loss"), (acc_axis, column)):
         axis.set_xlabel("training step")
         axis.set_ylabel(name)
         plain_numbers(axis)
@@ -162,4 +169,25 @@ def plot_confusion_matrix(matrix, class_names: list[str], path: str | Path, titl
     fig = draw_confusion_matrix(matrix, class_names, title, normalise)
     with writing(path):
         fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_sequence_predictions(inputs, outputs, targets, path: Path, title: str = "",
+                              sequences: int = 4) -> None:
+    """Seed 000's picture: for the first few test sequences, the input, the target and the
+    model's prediction at every step (first feature of each)."""
+    count = min(sequences, len(outputs))
+    fig, axes = plt.subplots(1, count, figsize=(3.2 * count, 3), squeeze=False, sharey=True)
+    for k, axis in enumerate(axes[0]):
+        steps = np.arange(outputs.shape[1])
+        axis.plot(steps, inputs[k, :, 0].numpy(), ":", color="grey", label="input")
+        axis.plot(steps, targets[k, :, 0].numpy(), "-", color="tab:red", label="target")
+        axis.plot(steps, outputs[k, :, 0].numpy(), "--", color="tab:blue", label="prediction")
+        axis.set_xlabel("step")
+        axis.set_title(f"test sequence {k + 1}", fontsize="small")
+    axes[0][0].legend(loc="best", fontsize="small")
+    fig.suptitle(title, fontsize="small")
+    fig.tight_layout()
+    with writing(path):
+        fig.savefig(path)
     plt.close(fig)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..analysis import compare_runs, summarize_model, summarize_run
 from ..analysis.compare import default_out
+from ..analysis.summary import input_kind
 from ..models import ModelOptionError, is_known_model, list_models
 from ..workflows import ConfigError
 
@@ -22,7 +23,9 @@ def add_analysis_commands(commands) -> None:
                          help="a name from `trainlab models`, or a run directory (its model at "
                          "its input size, from the best checkpoint's metadata)")
     summary.add_argument("--input", type=input_shape, default=None, metavar="CxHxW",
-                         help="one input's shape, e.g. 1x32x32 (needed for a model name)")
+                         help="one input's shape (needed for a model name): 1x32x32 for an "
+                         "image, 30 for a table row of 30 features, 1x10 for 10 steps of one "
+                         "number, 60x12 for 12 symbols of a 60-symbol alphabet")
     summary.add_argument("--num-classes", type=positive_int, default=10, metavar="N",
                          help="outputs of the model (default: 10; a run knows its own)")
     summary.add_argument("--option", dest="model_options", action="append", default=[],
@@ -43,16 +46,31 @@ def add_analysis_commands(commands) -> None:
 
 
 def input_shape(text: str) -> tuple[int, ...]:
-    """argparse type: CxHxW, e.g. 1x32x32."""
+    """argparse type: CxHxW (1x32x32) for images, F (30) for tables, FxT (1x10, 60x12) for
+    sequences."""
     parts = text.lower().split("x")
     try:
         shape = tuple(int(part) for part in parts)
     except ValueError:
         shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected channels x height x width such as 1x32x32, "
-                                         f"got {text!r}")
+    if not 1 <= len(shape) <= 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected channels x height x width such as 1x32x32 "
+                                         "(or 30 for a table row, 1x10 for a sequence), got "
+                                         f"{text!r}")
     return shape
+
+
+SHAPES = {"image": "CxHxW, e.g. 1x32x32", "features": "the number of features, e.g. 30",
+          "series": "FEATURESxSTEPS, e.g. 1x10", "tokens": "ALPHABETxSTEPS, e.g. 60x12"}
+
+
+def check_input_shape(model: str, shape) -> None:
+    """A --input of the length the model's kind of input needs, or one ConfigError."""
+    kind = input_kind(model, shape)
+    wanted = {"image": 3, "features": 1, "series": 2, "tokens": 2}[kind]
+    if len(shape) != wanted:
+        raise ConfigError(f"--input for {model} ({kind} input) is {SHAPES[kind]}; got "
+                          f"{'x'.join(map(str, shape))}")
 
 
 def positive_int(text: str) -> int:
@@ -73,6 +91,7 @@ def command_summary(args) -> int:
             raise ConfigError(f"--input is needed for a model name, e.g. trainlab summary "
                               f"{args.target} --input 1x32x32")
         options = parse_model_options(args.model_options)
+        check_input_shape(args.target, args.input)
         try:
             summary = summarize_model(args.target, args.input, args.num_classes, options,
                                       args.batch)

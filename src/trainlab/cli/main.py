@@ -45,7 +45,7 @@ from ..workflows import (
     write_predictions_csv,
 )
 from ..workflows.export import ExportError
-from . import analysis_commands
+from . import analysis_commands, text_commands
 from .experiment_command import add_experiment_parser, command_experiment
 from .plot_command import add_plot_parser, command_plot
 from .reuse_commands import (
@@ -99,9 +99,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add_transfer_arguments(parser)
     group = parser.add_argument_group("data")
     group.add_argument("--data", default=S,
-                       help="a name from `trainlab datasets`, folder:PATH or csv:PATH"
-                       + _default("data"))
+                       help="a name from `trainlab datasets`, folder:PATH, csv:PATH, "
+                       "table:PATH or names:PATH" + _default("data"))
     group.add_argument("--data-dir", default=S, help="where data files live" + _default("data_dir"))
+    group.add_argument("--target", default=S, metavar="COLUMN",
+                       help="table:PATH: the target column, by header name or number from 1 "
+                       "(default: the last column)")
     group.add_argument("--download", action="store_true", default=S,
                        help="download MNIST/Fashion-MNIST/CIFAR-10 if missing")
     group.add_argument("--image-size", type=int, default=S, metavar="S",
@@ -147,6 +150,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        help="LR schedule over all steps" + _default("schedule"))
     group.add_argument("--label-smoothing", type=float, default=S, metavar="EPS",
                        help="cross-entropy label smoothing" + _default("label_smoothing"))
+    group.add_argument("--clip-grad-norm", type=float, default=S, metavar="MAX",
+                       help="scale the gradients so that their joint norm is at most MAX "
+                       "(gradient clipping, useful for recurrent networks)")
     group.add_argument("--seed", type=int, default=S, help=_default("seed").strip())
     group.add_argument("--device", default=S, help="auto, cpu, cuda, cuda:1, mps"
                        + _default("device"))
@@ -258,13 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
                                   "an exported bundle or an ONNX file")
     predict.add_argument("run", metavar="MODEL", help="a run directory, a bundle folder or an "
                          ".onnx file with its model.json beside it (`trainlab export`)")
-    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    predict.add_argument("inputs", nargs="*", metavar="IMAGE_OR_FOLDER")
     predict.add_argument("--top-k", type=whole_number(1), default=3, metavar="K",
                          help="show the K most probable classes (default: 3)")
     predict.add_argument("--csv", default=None, metavar="OUT.csv", help="also write a CSV")
     predict.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
                          help=CHECKPOINT_HELP)
     predict.add_argument("--device", default="auto")
+    text_commands.add_text_argument(predict)
+    text_commands.add_make_names_parser(commands)
     analysis_commands.add_analysis_commands(commands)
     add_plot_parser(commands)
     add_serve_parser(commands)
@@ -350,6 +358,11 @@ def command_evaluate(args) -> int:
 
 
 def command_predict(args) -> int:
+    if args.text or args.table:
+        return (text_commands.command_predict_text if args.text
+                else text_commands.command_predict_table)(args)
+    if not args.inputs:
+        raise ConfigError("give image files or folders to predict, --text WORD or --table FILE")
     passed_over: list[str] = []
     predictions, problems = predict_files(args.run, args.inputs, top_k=args.top_k,
                                           checkpoint=args.checkpoint, device=args.device,
@@ -376,7 +389,7 @@ HANDLERS = {"datasets": command_datasets, "models": command_models, "train": com
             "serve": command_serve,
             "export": command_export,
             "experiment": command_experiment,
-            **analysis_commands.HANDLERS}
+            **analysis_commands.HANDLERS, **text_commands.HANDLERS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,8 @@
 One file per source (`embedded.py`, `torchvision_sets.py`, `folder.py`, `csv_labels.py`); each
 registers itself on import.
 """
-from . import csv_labels, embedded, folder, torchvision_sets  # noqa: F401  (registering imports)
+from . import csv_labels, embedded, folder, names, sequences, tables, torchvision_sets  # noqa: F401  (registering imports)
+from ._examples import INPUT_KINDS, ExampleDataset, Examples, ExampleSource
 from ._registry import BAD_SAMPLE_POLICIES, check_dataset, create_dataset, list_datasets, register_dataset
 from ._split_record import record_splits, split_changes
 from ._types import DataError, ImageDataset, SourceData, Split
@@ -17,4 +18,5 @@ __all__ = [
     "register_dataset", "DataError", "ImageDataset",
     "SourceData", "Split", "TensorLoader", "AUGMENTATIONS", "CIFAR10_CLASSES",
     "FASHION_MNIST_CLASSES", "record_splits", "split_changes", "match_weights",
+    "Examples", "ExampleSource", "ExampleDataset", "INPUT_KINDS",
 ]

@@ -6,6 +6,7 @@ statistics) happens here once, the same for every source.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -13,6 +14,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ._examples import ExampleDataset, Examples, ExampleSource
 from ._types import DataError, ImageDataset, SourceData, Split, format_problems, raise_problems
 from .transforms import permute_pixels as shuffle_pixels
 from .transforms import pixel_permutation
@@ -74,6 +76,65 @@ def carve(split: Split, fraction: float, seed: int = SPLIT_SEED) -> tuple[Split,
     return split.subset(order[n_out:]), split.subset(order[:n_out])
 
 
+def split_sizes_and_limits(name, train, dev, test, dev_fraction, limit_train, limit_dev, notes,
+                           what="images", limit_test=None):
+    """The shared split policy (images, tables and sequences alike): carve a test split when the
+    source has none, carve dev unless the source ships one, then apply the limits."""
+    if len(train) == 0:
+        raise DataError(f"{name}: no training {what}")
+    if test is None or len(test) == 0:
+        train, test = carve(train, DEFAULT_TEST_FRACTION)
+        notes.append(f"no test split found: held out {len(test)} of the training {what} as test")
+    if (dev is None or len(dev) == 0) and dev_fraction > 0:
+        train, dev = carve(train, dev_fraction)
+    elif dev is None:
+        dev = train.subset(torch.arange(0))
+    for flag, limit in (("--limit-train", limit_train), ("--limit-dev", limit_dev),
+                        ("--limit-test", limit_test)):
+        if limit is not None and limit < 1:
+            raise DataError(f"{flag} must be at least 1, got {limit}")
+    if limit_test is not None and limit_test < len(test):
+        notes.append(f"--limit-test {limit_test}: scoring on {limit_test} of {len(test)} test "
+                     f"{what}")
+        test = test.subset(torch.arange(limit_test))
+    if limit_train is not None and limit_train < len(train):
+        notes.append(f"--limit-train {limit_train}: training on {limit_train} of {len(train)} "
+                     f"training {what}; dev has {min(len(dev), limit_dev or len(dev))} and test "
+                     f"{len(test)} {what}" + ("" if limit_dev else " (--limit-dev N limits dev)"))
+        train = train.subset(torch.arange(limit_train))
+    if limit_dev is not None and limit_dev < len(dev):
+        notes.append(f"--limit-dev {limit_dev}: evaluating on {limit_dev} of {len(dev)} dev {what}")
+        dev = dev.subset(torch.arange(limit_dev))
+    return train, dev, test
+
+
+def finish_examples(name: str, source: ExampleSource, dev_fraction, limit_train,
+                    limit_dev, limit_test=None) -> ExampleDataset:
+    """Splits for a table or sequence source, and standardised features (and regression
+    targets): each column's mean and std come from the training split alone (so dev/test tell
+    nothing to training) and are saved in the checkpoint, where predict finds them. Reported
+    MSE and MAE are converted back to the target's own units."""
+    notes = list(source.notes)
+    train, dev, test = split_sizes_and_limits(name, source.train, source.dev, source.test,
+                                              dev_fraction, limit_train, limit_dev, notes,
+                                              "examples", limit_test)
+    preprocessing = dict(source.preprocessing)
+    if source.standardise:
+        mean = train.inputs.mean(dim=0)
+        std = train.inputs.std(dim=0).nan_to_num(1.0).clamp_min(1e-6)  # a constant column
+        train, dev, test = (Examples((s.inputs - mean) / std, s.labels) for s in (train, dev, test))
+        preprocessing.update(mean=mean.tolist(), std=std.tolist())
+        if source.task == "regression":  # targets too: a network's outputs start near 0
+            t_mean, t_std = train.labels.mean(dim=0), train.labels.std(dim=0).nan_to_num(1.0)
+            t_std = t_std.clamp_min(1e-6)
+            train, dev, test = (Examples(s.inputs, (s.labels - t_mean) / t_std)
+                                for s in (train, dev, test))
+            preprocessing.update(target_mean=t_mean.tolist(), target_std=t_std.tolist())
+    return ExampleDataset(name=name, task=source.task, input_kind=source.inputs,
+                          class_names=list(source.class_names), train=train, dev=dev, test=test,
+                          preprocessing_info=preprocessing, notes=notes, origin=source.origin)
+
+
 def resize_split(split: Split, size: tuple[int, int]) -> Split:
     """Resize every image once, up front (bilinear, antialiased), keeping uint8."""
     if tuple(split.images.shape[2:]) == tuple(size):
@@ -98,13 +159,20 @@ DEFAULT_DATA_DIR = "data"
 
 
 def load_source(name: str, data_dir: str | Path = DEFAULT_DATA_DIR, image_size: int | None = None,
-                download: bool = False) -> SourceData:
-    """Run the registered source for `name` ('fashion-mnist', 'folder:PATH', ...)."""
+                download: bool = False, target: str | None = None) -> SourceData | ExampleSource:
+    """Run the registered source for `name` ('fashion-mnist', 'folder:PATH', ...). `target`
+    (a table's target column) goes to the sources that take one."""
     entry, path = parse_dataset_name(name)
+    takes_target = "target" in inspect.signature(entry.builder).parameters
     if Path(data_dir) != Path(DEFAULT_DATA_DIR) and not Path(data_dir).is_dir() and not download:
         raise DataError(f"--data-dir {data_dir} is not a folder; pass the folder that holds the "
                         "data files (or leave --data-dir out)")
     kwargs = {"data_dir": Path(data_dir), "download": download, "image_size": image_size}
+    if target is not None and not takes_target:
+        raise DataError(f"--target {target}: data set {name!r} has no target column to choose "
+                        "(only table:PATH data sets do); drop --target")
+    if takes_target:
+        kwargs["target"] = target
     return entry.builder(path, **kwargs) if entry.takes_path else entry.builder(**kwargs)
 
 
@@ -136,6 +204,10 @@ def check_dataset(name: str, data_dir: str | Path = DEFAULT_DATA_DIR,
     """Every problem in a data set (bad files, bad label rows, empty classes), and a summary line.
     What `trainlab check-data` prints; training runs the same checks before step 1."""
     source = load_source(name, data_dir, image_size)
+    if isinstance(source, ExampleSource):  # its reader raised on any bad row already
+        total = sum(len(s) for s in (source.train, source.dev, source.test) if s)
+        return DataCheck([], 0, f"{name}: checked {total} examples ({source.task}) from "
+                         f"{source.origin or name}; 0 problem(s)", source.notes, [])
     problems = source.fatal + source.problems
     total = source.candidates or sum(len(s) for s in (source.train, source.dev, source.test) if s)
     summary = (f"{name}: checked {total} samples in {len(source.class_names)} classes "
@@ -175,7 +247,8 @@ def create_dataset(
     limit_dev: int | None = None,
     permute_pixels: int | None = None,
     limit_test: int | None = None,
-) -> ImageDataset:
+    target: str | None = None,
+) -> ImageDataset | ExampleDataset:
     """Load a registered data set as uint8 tensors with train/dev/test splits.
 
     `dev_fraction=0` carves no dev split (the dev split is then empty, unless the source ships
@@ -187,35 +260,16 @@ def create_dataset(
     >>> data = create_dataset("digits")          # scikit-learn's 8x8 digits, upscaled to 32x32
     >>> data.train.images.shape                   # torch.Size([1294, 1, 32, 32])
     """
-    source = load_source(name, data_dir, image_size, download)
+    source = load_source(name, data_dir, image_size, download, target)
+    if isinstance(source, ExampleSource):
+        if permute_pixels is not None:
+            raise DataError(f"--permute-pixels shuffles image pixels; {name} holds no images")
+        return finish_examples(name, source, dev_fraction, limit_train, limit_dev, limit_test)
     notes = list(source.notes)
     apply_bad_sample_policy(source, name, on_bad_sample, max_bad_fraction, notes)
-    train, test, dev = source.train, source.test, source.dev
-    if len(train) == 0:
-        raise DataError(f"{name}: no training images")
-    if test is None or len(test) == 0:
-        train, test = carve(train, DEFAULT_TEST_FRACTION)
-        notes.append(f"no test split found: held out {len(test)} of the training images as test")
-    if (dev is None or len(dev) == 0) and dev_fraction > 0:
-        train, dev = carve(train, dev_fraction)
-    elif dev is None:
-        dev = train.subset(torch.arange(0))
-    for flag, limit in (("--limit-train", limit_train), ("--limit-dev", limit_dev),
-                        ("--limit-test", limit_test)):
-        if limit is not None and limit < 1:
-            raise DataError(f"{flag} must be at least 1, got {limit}")
-    if limit_test is not None and limit_test < len(test):
-        notes.append(f"--limit-test {limit_test}: scoring on {limit_test} of {len(test)} test "
-                     "images")
-        test = test.subset(torch.arange(limit_test))
-    if limit_train is not None and limit_train < len(train):
-        notes.append(f"--limit-train {limit_train}: training on {limit_train} of {len(train)} "
-                     f"training images; dev has {min(len(dev), limit_dev or len(dev))} and test "
-                     f"{len(test)} images" + ("" if limit_dev else " (--limit-dev N limits dev)"))
-        train = train.subset(torch.arange(limit_train))
-    if limit_dev is not None and limit_dev < len(dev):
-        notes.append(f"--limit-dev {limit_dev}: evaluating on {limit_dev} of {len(dev)} dev images")
-        dev = dev.subset(torch.arange(limit_dev))
+    train, dev, test = split_sizes_and_limits(name, source.train, source.dev, source.test,
+                                              dev_fraction, limit_train, limit_dev, notes,
+                                              limit_test=limit_test)
     size = image_size or source.default_image_size
     if size:
         train, dev, test = (resize_split(s, (size, size)) for s in (train, dev, test))

@@ -17,8 +17,9 @@ SPLITS = ("train", "dev", "test")
 
 
 def image_hashes(split: Split) -> list[str]:
-    """A 64-bit content hash (hex) of each image's pixels."""
-    rows = split.images.contiguous().flatten(1).numpy()
+    """A 64-bit content hash (hex) of each image's pixels (or table row's / sequence's values)."""
+    inputs = split.images if isinstance(split, Split) else split.inputs
+    rows = inputs.contiguous().flatten(1).numpy()
     return [hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest() for row in rows]
 
 

@@ -111,6 +111,8 @@ class ImageDataset:
     # image_size (pretrained weights' preprocessing); predict does the same to a new image.
     resize_size: tuple[int, int] | None = None
     permute_pixels: int | None = None  # seed of the fixed pixel shuffle applied to every split
+    task = "classification"  # what ExampleDataset says per data set (engine/tasks.py)
+    input_kind = "image"
 
     @property
     def in_channels(self) -> int:

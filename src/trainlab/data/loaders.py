@@ -39,7 +39,8 @@ def fits_on_device(tensors: list[torch.Tensor], device: torch.device,
 
 
 class TensorLoader:
-    """Iterate over a `Split` in batches.
+    """Iterate over a `Split` (or a table/sequence `Examples`: then `mean`/`std` are None and
+    the inputs go out as they are, token batches cut to their longest sequence) in batches.
 
     >>> loader = TensorLoader(data.train, batch_size=128, mean=data.mean, std=data.std,
     ...                       shuffle=True, augment="crop-flip", seed=0)
@@ -57,14 +58,20 @@ class TensorLoader:
         self.device = torch.device(device)
         # Keep the uint8 images where the model runs when they fit: 4x smaller than floats, and
         # no copy at all per batch.
-        self.resident = fits_on_device([split.images, split.labels], self.device, device_share)
+        inputs = split.images if isinstance(split, Split) else split.inputs
+        self.resident = fits_on_device([inputs, split.labels], self.device, device_share)
         home = self.device if self.resident else torch.device("cpu")
-        self.images = split.images.to(home)
+        self.images = inputs.to(home)
         self.labels = split.labels.to(home)
         if not self.resident:  # only on CUDA: host memory the GPU can copy from asynchronously
             self.images, self.labels = self.images.pin_memory(), self.labels.pin_memory()
         self.batch_size = batch_size
-        self.scale, self.shift = normalization_constants(mean, std, self.device)
+        self.trim = getattr(split, "padded", False)
+        self.normalise = mean is not None  # images; tables and sequences are ready as they are
+        if self.normalise:
+            self.scale, self.shift = normalization_constants(mean, std, self.device)
+        elif augment != "none":
+            raise ValueError("augmentation applies to images only")
         self.shuffle = shuffle
         self.augment = augment
         self.drop_last = drop_last
@@ -131,7 +138,8 @@ class TensorLoader:
             if params:
                 images = apply_augmentation(images, self.augment,
                                             {k: v[..., window] for k, v in params.items()})
-            x = scale_and_shift(images, self.scale, self.shift, self.channels_last)
+            x = scale_and_shift(images, self.scale, self.shift, self.channels_last) \
+                if self.normalise else (trim_padding(images) if self.trim else images)
             self._position = batch + 1
             yield x, labels
         self._epoch_generator_state, self._position = None, 0
@@ -144,3 +152,9 @@ class TensorLoader:
         # host allocator keeps the pinned batch alive until its copy has finished).
         return tuple(t[index].pin_memory().to(self.device, non_blocking=True)
                      for t in (self.images, self.labels))
+
+
+def trim_padding(inputs: torch.Tensor) -> torch.Tensor:
+    """A token batch (B, T), padded with 0 at the end, cut to its longest sequence."""
+    longest = int((inputs != 0).sum(dim=1).max())
+    return inputs[:, :max(1, longest)]

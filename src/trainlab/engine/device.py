@@ -73,9 +73,9 @@ def autocast_factory(device: torch.device, precision: str):
 
 def move_inputs(x, device: torch.device, channels_last: bool = False):
     """Put model input on the device; integer images (e.g. read_image's uint8) become float, as
-    the courses' loops do with x.float()."""
+    the courses' loops do with x.float(). int64 stays: it is what symbol indices (tokens) are."""
     x = x.to(device, non_blocking=device.type == "cuda")
-    if not x.is_floating_point():
+    if not x.is_floating_point() and x.dtype != torch.long:
         x = x.float()
     if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)

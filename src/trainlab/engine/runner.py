@@ -40,7 +40,7 @@ class Runner:
     def __init__(self, model, optimizer, loss_fn, metric=None, *, device="auto", scheduler=None,
                  precision="fp32", channels_last=None, callbacks=(), progress=None,
                  checkpoint_metadata=None, compile="none", test_time_flip=False,
-                 course_log=True, cudnn_benchmark=True):
+                 course_log=True, cudnn_benchmark=True, clip_grad_norm=None):
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         # channels_last is what makes bf16 convolutions fast on CPUs (oneDNN); in fp32 it was
@@ -70,6 +70,8 @@ class Runner:
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.metric = metric
+        # Seed 000's gradient clipping: the norm of all gradients together is at most this.
+        self.clip_grad_norm = clip_grad_norm
         self.scheduler = scheduler
         self.autocast = autocast_factory(self.device, self.precision)
         self.callbacks = list(callbacks)
@@ -84,7 +86,10 @@ class Runner:
         self.train_epoch_losses: list[float] = []
         self.train_step_losses: list[tuple[int, float]] = []
         self.dev_losses: list[tuple[int, float]] = []
-        self.best_score = 0
+        # Accuracy starts from the course's 0; a score that can be negative (regression's R^2)
+        # says where it starts (`lowest`), and which metrics.csv column it fills (`column`).
+        self.best_score = getattr(metric, "lowest", 0)
+        self.score_column = getattr(metric, "column", "accuracy")
         # trainlab's own records: one row per logged step, evaluation and epoch.
         self.history: list[dict] = []
         self.epoch = 0
@@ -143,6 +148,8 @@ class Runner:
                 loss.backward()
                 if custom_print_log:
                     custom_print_log(self)
+                if self.clip_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
                 self.optimizer.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 if self.scheduler is not None:
@@ -262,11 +269,12 @@ class Runner:
     def _evaluate_and_keep_best(self, dev_loader, global_step, epoch, save_path) -> bool:
         dev_score, dev_loss = self.evaluate(dev_loader, global_step=global_step)
         self._print(f"[Evaluate] dev score: {dev_score:.5f}, dev loss: {dev_loss:.5f}")
-        self._record(step=global_step, epoch=epoch, split="dev", loss=dev_loss, accuracy=dev_score)
+        self._record(step=global_step, epoch=epoch, split="dev", loss=dev_loss,
+                     **{self.score_column: dev_score})
         self.model.train()
         if dev_score > self.best_score:
             self.save_model(save_path)
-            self._print(f"[Evaluate] best accuracy performence has been updated: "
+            self._print(f"[Evaluate] best {self.score_column} performence has been updated: "
                         f"{self.best_score:.5f} --> {dev_score:.5f}")
             self.best_score = dev_score
             self._trigger("on_best", dev_score)

@@ -26,27 +26,45 @@ class ModelEntry:
     name: str
     builder: Callable[..., nn.Module]
     summary: str  # one line, from the builder's docstring
+    inputs: tuple[str, ...] = ("image",)  # what it reads: image, features, series, tokens
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str):
-    """Decorator: register `builder` under `name`. A duplicate name is an error."""
+def register_model(name: str, inputs: tuple[str, ...] = ("image",)):
+    """Decorator: register `builder` under `name`. A duplicate name is an error. `inputs`: the
+    kinds of input it reads (data/_examples.py): for "image", `in_channels` and `input_size`
+    are C and (H, W); for "features" F and (); for "series" F per step and (T,); for "tokens"
+    the alphabet size and (T,)."""
 
     def decorate(builder):
         if name in _MODELS:
             raise ValueError(f"model {name!r} is registered twice")
         doc = inspect.getdoc(builder) or ""
-        _MODELS[name] = ModelEntry(name, builder, doc.splitlines()[0] if doc else "")
+        _MODELS[name] = ModelEntry(name, builder, doc.splitlines()[0] if doc else "",
+                                   tuple(inputs))
         return builder
 
     return decorate
 
 
-def list_models() -> list[str]:
-    """trainlab's own models; torchvision's are `list_torchvision_models()` (tv:NAME)."""
-    return sorted(_MODELS)
+def list_models(inputs: str | None = None) -> list[str]:
+    """trainlab's own models (torchvision's are `list_torchvision_models()`, tv:NAME), or those
+    that read `inputs` (e.g. "features")."""
+    return sorted(name for name, entry in _MODELS.items() if inputs is None or inputs in entry.inputs)
+
+
+def example_input(inputs: str, in_channels: int, input_size, batch: int = 1) -> torch.Tensor:
+    """A zero input of the kind `inputs` (for summaries and shape checks); tokens are all 1,
+    a sequence with no padding."""
+    if inputs == "image":
+        return torch.zeros(batch, in_channels, *input_size)
+    if inputs == "features":
+        return torch.zeros(batch, in_channels)
+    if inputs == "series":
+        return torch.zeros(batch, *input_size, in_channels)
+    return torch.ones(batch, *input_size, dtype=torch.long)
 
 
 def is_known_model(name) -> bool:
@@ -112,7 +130,8 @@ def create_model(
         model = entry.builder(
             in_channels=in_channels, num_classes=num_classes, input_size=tuple(input_size),
             **options)
-        check_input_fits(model, in_channels, tuple(input_size))
+        if entry.inputs == ("image",):  # images can be too small for the layers; others cannot
+            check_input_fits(model, in_channels, tuple(input_size))
     except RuntimeError as error:  # e.g. a kernel larger than what the layers left of the image
         height, width = input_size
         raise ModelInputError(

@@ -14,7 +14,8 @@ import torch
 
 from .. import __version__
 from ..engine import CheckpointError
-from ..models import is_known_model, list_models, model_options
+from ..engine.tasks import TASKS
+from ..models import get_model_entry, is_known_model, list_models, model_options
 
 FORMAT = "trainlab-checkpoint-1"
 # Limits far above any run trainlab makes (the courses use <= 3 channels, 224 px, 1000 classes),
@@ -25,6 +26,8 @@ MAX_CLASSES = 10_000
 MAX_NAME_LENGTH = 200
 MAX_OPTION_INT = 8192  # widths, hidden units, features: a model of ~1e8 weights at most
 MAX_OPTION_ITEMS = 64
+MAX_FEATURES = 10_000  # table columns, or a sequence model's alphabet
+MAX_STEPS = 100_000
 
 
 def checkpoint_metadata(config, data) -> dict:
@@ -40,6 +43,8 @@ def checkpoint_metadata(config, data) -> dict:
         "class_names": data.class_names,
         "preprocessing": data.preprocessing(),
         "test_time_flip": config.test_time_flip,
+        "task": data.task,
+        "inputs": data.input_kind,
         "data": config.data,
         "trainlab_version": __version__,
         "torch_version": torch.__version__,
@@ -102,6 +107,8 @@ def metadata_problems(meta) -> list[str]:
             problem = _option_problem(key, value, accepted[key]) if key in accepted else None
             if problem:
                 problems.append(f"option {key} {problem}")
+    if meta.get("inputs", "image") != "image":
+        return problems + example_problems(meta)
     channels, classes = meta.get("in_channels"), meta.get("num_classes")
     if not (_is_int(channels) and 1 <= channels <= MAX_CHANNELS):
         problems.append(f"in_channels must be a whole number from 1 to {MAX_CHANNELS}")
@@ -142,6 +149,40 @@ def metadata_problems(meta) -> list[str]:
         shuffle = prep.get("permute_pixels")
         if shuffle is not None and not (_is_int(shuffle) and shuffle >= 0):
             problems.append("preprocessing permute_pixels must be a whole number >= 0")
+    return problems
+
+
+def example_problems(meta: dict) -> list[str]:
+    """What is wrong with a table or sequence model's metadata (the image checks' counterpart)."""
+    problems = []
+    kind, task = meta.get("inputs"), meta.get("task")
+    if kind not in get_model_entry(meta["model"]).inputs:
+        return [f"model {meta['model']!r} does not read {str(kind)[:20]!r} inputs"]
+    if task not in TASKS:
+        return [f"its task {str(task)[:20]!r} is not one of {', '.join(TASKS)}"]
+    features, outputs, size = meta.get("in_channels"), meta.get("num_classes"), meta.get("input_size")
+    if not (_is_int(features) and 1 <= features <= MAX_FEATURES):
+        problems.append(f"in_channels must be a whole number from 1 to {MAX_FEATURES}")
+    if not (_is_int(outputs) and 1 <= outputs <= MAX_CLASSES):
+        problems.append(f"num_classes must be a whole number from 1 to {MAX_CLASSES}")
+    if not (isinstance(size, list) and len(size) <= 1
+            and all(_is_int(s) and 1 <= s <= MAX_STEPS for s in size)):
+        problems.append(f"input_size must be [] or [steps], steps from 1 to {MAX_STEPS}")
+    names = meta.get("class_names")
+    wanted = {"classification": outputs, "binary": 2, "regression": 0}[task]
+    if not (isinstance(names, list) and len(names) == wanted
+            and all(isinstance(n, str) and len(n) <= MAX_NAME_LENGTH for n in names)):
+        problems.append(f"a {task} model needs {wanted} class names")
+    prep = meta.get("preprocessing")
+    if not isinstance(prep, dict) or prep.get("inputs") != kind:
+        problems.append("preprocessing is missing or is for other inputs")
+    elif kind == "features" and not all(
+            isinstance(prep.get(k), list) and len(prep[k]) == features
+            and all(_is_number(v) for v in prep[k]) for k in ("mean", "std")):
+        problems.append("preprocessing mean and std must hold one number per feature")
+    elif kind == "tokens" and not (isinstance(prep.get("alphabet"), str)
+                                   and len(prep["alphabet"]) < MAX_FEATURES):
+        problems.append("preprocessing must hold the alphabet")
     return problems
 
 

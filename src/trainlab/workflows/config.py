@@ -12,7 +12,14 @@ from pathlib import Path
 
 import yaml
 
-from ..data import AUGMENTATIONS, BAD_SAMPLE_POLICIES, ImageDataset, create_dataset, match_weights
+from ..data import (
+    AUGMENTATIONS,
+    BAD_SAMPLE_POLICIES,
+    ExampleDataset,
+    ImageDataset,
+    create_dataset,
+    match_weights,
+)
 from ..engine import OPTIMIZERS, PRECISIONS, SCHEDULES, resolve_device, writing
 from ..engine.compiling import COMPILE_MODES
 from ..models import (
@@ -80,6 +87,7 @@ class TrainConfig:
     fine_tune_lr_factor: float = 0.1  # --fine-tune: lr after the head epochs, times --lr
     data: str = "digits"
     data_dir: str = "data"
+    target: str | None = None  # table:PATH: the target column's name or number (default: last)
     download: bool = False
     image_size: int | None = None  # resize images to S x S (None: the data set's own size)
     dev_fraction: float = 0.1  # 0: no dev split (the model at the end is the best one)
@@ -100,6 +108,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     schedule: str = "onecycle"
     label_smoothing: float = 0.0
+    clip_grad_norm: float | None = None  # clip the norm of all gradients to this (seed 000)
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # bf16 where the device has native bf16, else fp32
@@ -143,6 +152,10 @@ class TrainConfig:
                               f"(0: no dev split), got {self.dev_fraction}")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.clip_grad_norm is not None and not (isinstance(self.clip_grad_norm, (int, float))
+                                                    and self.clip_grad_norm > 0):
+            raise ConfigError(f"--clip-grad-norm must be a positive number, got "
+                              f"{self.clip_grad_norm!r}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if not isinstance(self.model_options, dict):
@@ -206,7 +219,7 @@ def config_differences(old: TrainConfig, new: TrainConfig) -> list[str]:
             if a[key] != b[key] and key not in RESUMABLE_CHANGES]
 
 
-def dataset_for(config: TrainConfig) -> ImageDataset:
+def dataset_for(config: TrainConfig) -> ImageDataset | ExampleDataset:
     """The data set a config describes (the same splits for train, resume and evaluate).
 
     Starting from torchvision's weights (--pretrained, or --weights with a tv: model or
@@ -220,7 +233,7 @@ def dataset_for(config: TrainConfig) -> ImageDataset:
     data = create_dataset(config.data, data_dir=config.data_dir, image_size=image_size,
                           dev_fraction=config.dev_fraction, limit_train=config.limit_train,
                           limit_dev=config.limit_dev, limit_test=config.limit_test,
-                          permute_pixels=config.permute_pixels,
+                          permute_pixels=config.permute_pixels, target=config.target,
                           on_bad_sample=config.on_bad_sample,
                           max_bad_fraction=config.max_bad_fraction, download=config.download)
     if preprocessing:

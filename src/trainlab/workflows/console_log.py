@@ -44,8 +44,9 @@ class ConsoleLog:
             runner.write(f"{self._epoch(row)}, step {row['step'] + 1}/"
                          f"{self.num_epochs * self.steps_per_epoch}: train loss {row['loss']:.5f}")
         elif split == "dev":
-            best = " (best so far)" if row["accuracy"] > runner.best_score else ""
-            runner.write(f"{self._epoch(row)}: dev accuracy {row['accuracy']:.4f}, dev loss "
+            column = runner.score_column  # accuracy; r2 for regression
+            best = " (best so far)" if row[column] > runner.best_score else ""
+            runner.write(f"{self._epoch(row)}: dev {column} {row[column]:.4f}, dev loss "
                          f"{row['loss']:.5f}{best}")
         elif split == "train":
             now = time.perf_counter()

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 
 from ..analysis import most_confused, plot_confusion_matrix, plot_top_losses
 from ..data import TensorLoader
 from ..engine import PRECISIONS, Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
+from ..engine.tasks import loss_function
 from .checkpoint_metadata import checkpoint_metadata
 from .config import build_config, dataset_for
 from .run_dir import (
@@ -22,19 +22,14 @@ from .run_dir import (
     resolve_run_dir,
     write_json,
 )
+from .task_reports import in_target_units, predict_loader, task_report
 
 SPLITS = ("test", "dev", "train")
 ERROR_GRID_SIZE = 16  # images in errors-<split>.png
 CONFUSED_PAIRS = 10  # rows printed and saved in confused-pairs-<split>.csv
 
 
-def predict_split(runner: Runner, loader) -> tuple[torch.Tensor, torch.Tensor]:
-    """All logits and labels of a loader, on the CPU."""
-    logits, labels = [], []
-    for x, y in loader:
-        logits.append(runner.predict(x).cpu())
-        labels.append(y.cpu())
-    return torch.cat(logits), torch.cat(labels)
+predict_split = predict_loader  # all logits and labels of a loader, on the CPU
 
 
 def evaluate_run(run: str | Path, split: str = "test", checkpoint: str | None = None,
@@ -106,12 +101,16 @@ def score_split(run_dir, config, data, split, checkpoint, device):
     device = resolve_device(device)
     model, meta = load_run_model(run_dir, checkpoint, device=device,
                                  expected=checkpoint_metadata(config, data))
-    precision, channels_last = trained_precision(run_dir, config, device)
+    images = data.input_kind == "image"
+    # Score with the precision the run trained and was tested with, so the figures agree.
+    precision, channels_last = trained_precision(run_dir, config, device) if images \
+        else ("fp32", None)
     runner = Runner(model, None, F.cross_entropy, None, device=device, precision=precision,
                     channels_last=channels_last, progress=False,
                     test_time_flip=config.test_time_flip)
     prep = meta["preprocessing"]
-    loader = TensorLoader(getattr(data, split), config.eval_batch_size, prep["mean"], prep["std"],
+    loader = TensorLoader(getattr(data, split), config.eval_batch_size,
+                          prep["mean"] if images else None, prep["std"] if images else None,
                           device=device)
     logits, labels = predict_split(runner, loader)
     return logits, labels, meta
@@ -160,7 +159,43 @@ def write_confused_pairs(path: Path, pairs: list[tuple[str, str, int]]) -> None:
         writer.writerows(pairs)
 
 
+def _evaluate_examples(run_dir, config, data, split, checkpoint, device, echo, changed) -> dict:
+    """evaluation-<split>.json for a table or sequence run: the task's figures (regression in
+    the target's units) and, for classes, the confusion matrix."""
+    echo(data.describe())
+    outputs, labels, _ = score_split(run_dir, config, data, split, checkpoint, device)
+    checkpoint = str(checkpoint or "best")
+    loss = loss_function(data.task)(outputs, labels).item()
+    if data.task == "regression":
+        outputs, labels = in_target_units(outputs, labels, data.preprocessing())
+    report = {"split": split, "checkpoint": checkpoint, "task": data.task,
+              "examples": len(labels), "loss": loss,
+              **task_report(data.task, outputs, labels, data.class_names)}
+    if changed:
+        report["data_changed"] = changed
+    write_json(run_dir / f"evaluation-{split}.json", report)
+    if data.task != "regression":
+        write_confusion_pictures(run_dir, split, report["confusion_matrix"], data.class_names,
+                                 report["accuracy"], checkpoint)
+    if data.task == "regression":
+        echo(f"{split} MSE {report['mse']:.5g}   MAE {report['mae']:.5g}   R^2 {report['r2']:.4f}   "
+             f"({len(labels)} examples, {checkpoint})")
+    else:
+        echo(f"{split} accuracy: {report['accuracy']:.4f}   loss: {loss:.4f}   "
+             f"({len(labels)} examples, {checkpoint})")
+        names = data.class_names
+        width = max(len(n) for n in names)
+        for name, acc in report["per_class_accuracy"].items():
+            echo(f"{name:<{width}}  {'   n/a' if acc is None else f'{acc:8.4f}'}")
+    echo(f"saved: {run_dir / f'evaluation-{split}.json'}" + ("" if data.task == "regression" else
+         f", confusion-{split}.png, confusion-{split}-normalised.png, confused-pairs-{split}.csv"))
+    return report
+
+
 def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -> dict:
+    if data.input_kind != "image":
+        return _evaluate_examples(run_dir, config, data, split, checkpoint, device, echo,
+                                  changed)
     echo(data.describe())
     logits, labels, meta = score_split(run_dir, config, data, split, checkpoint, device)
     names = meta["class_names"]

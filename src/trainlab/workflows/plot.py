@@ -66,10 +66,14 @@ def _draw(name, run_dir, config, split, checkpoint, device, echo,
             raise MissingSource(f"{run_dir} has no evaluation-{split}.json; run `trainlab "
                                 f"evaluate {run_dir} --split {split}` first")
         report = json.loads(report_path.read_text())
+        if "confusion_matrix" not in report:
+            raise MissingSource(f"{run_dir} is a regression run: it has no classes to confuse")
         write_confusion_pictures(run_dir, split, report["confusion_matrix"],
                                  report["class_names"], report["accuracy"], report["checkpoint"])
         return [run_dir / f"confusion-{split}.png", run_dir / f"confusion-{split}-normalised.png",
                 run_dir / f"confused-pairs-{split}.csv"]
+    if name in ("samples", "errors") and dataset_for(config).input_kind != "image":
+        raise MissingSource(f"{name} shows images, and {config.data} holds none")
     if name == "samples":
         data = dataset_for(config)
         plot_samples(data.train.images, data.train.labels, data.class_names, run_dir / SAMPLES,

@@ -158,11 +158,13 @@ def resolve_run_dir(run: str | Path) -> Path:
 class MetricsWriter:
     """Runner callback: append each metrics row to metrics.csv as it happens (a crash keeps them)."""
 
-    def __init__(self, path: Path, append: bool = False):
+    def __init__(self, path: Path, append: bool = False, score_column: str = "accuracy"):
         self.path = path
+        # Regression runs score R^2: their file has an r2 column where accuracy would be.
+        self.columns = [score_column if c == "accuracy" else c for c in METRIC_COLUMNS]
         if not append:
             with writing(path), open(path, "w", newline="") as handle:
-                csv_writer(handle).writerow(METRIC_COLUMNS)
+                csv_writer(handle).writerow(self.columns)
 
     def keep_rows(self, count: int) -> None:
         """Cut the file back to its header and first `count` rows (on resume); bytes are kept
@@ -174,7 +176,7 @@ class MetricsWriter:
 
     def on_metrics(self, runner, row: dict) -> None:
         with writing(self.path), open(self.path, "a", newline="") as handle:
-            csv_writer(handle).writerow([_format(row.get(c)) for c in METRIC_COLUMNS])
+            csv_writer(handle).writerow([_format(row.get(c)) for c in self.columns])
 
 
 def csv_writer(handle):

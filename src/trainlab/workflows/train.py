@@ -8,7 +8,6 @@ import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +19,12 @@ from ..analysis import plot_curves, plot_samples
 from ..analysis.summary import count_macs
 from ..data import TensorLoader, record_splits
 from ..data.transforms import normalize
-from ..engine import Accuracy, Runner, distributed, resolve_device
+from ..engine import Runner, distributed, resolve_device
 from ..engine.checkpoint import WriteError, remove_temporary_files
 from ..engine.precision_choice import choose_precision
 from ..engine.runner import NonFiniteLossError
-from ..models import create_model
+from ..engine.tasks import create_metric, loss_function
+from ..models import create_model, get_model_entry, list_models
 from . import faults
 from .checkpoint_metadata import checkpoint_metadata
 from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
@@ -54,6 +54,7 @@ from .run_dir import (
     write_json,
     write_lines,
 )
+from .task_reports import task_results, write_task_pictures
 from .tensorboard_log import TENSORBOARD_DIR, TensorBoardLog, check_tensorboard_installed
 from .transfer import create_training_optimizer, describe_fine_tune, load_starting_weights
 
@@ -116,7 +117,15 @@ def process_batch_size(batch_size: int, processes: int) -> int:
 
 def build_model(config: TrainConfig, data):
     """The model for `config` sized for `data`; a builder's refusal (e.g. images too small for
-    VGG) becomes a ConfigError before any run directory exists."""
+    VGG) becomes a ConfigError before any run directory exists, as does a model that does not
+    read this kind of data (a CNN on a table)."""
+    kind = data.input_kind
+    if kind not in get_model_entry(config.model).inputs:
+        words = {"image": "images", "features": "table rows", "series": "sequences of numbers",
+                 "tokens": "sequences of symbols"}
+        raise ConfigError(f"--model {config.model} does not read {words[kind]}, which "
+                          f"--data {config.data} holds; models that do: "
+                          f"{', '.join(list_models(kind))}")
     try:
         return create_model(config.model, in_channels=data.in_channels,
                             num_classes=data.num_classes, input_size=data.image_size,
@@ -128,8 +137,11 @@ def build_model(config: TrainConfig, data):
 def choose_cpu_precision(config: TrainConfig, data, model, device, batch_size: int, echo):
     """(precision, channels_last, choice): `--precision auto` on a CPU times the candidates on a
     batch of the run's own data (engine/precision_choice.py); elsewhere the Runner decides."""
-    if config.precision != "auto" or device.type != "cpu" \
-            or getattr(data.train, "images", None) is None:
+    if config.precision == "auto" and data.input_kind != "image":
+        # Tables and sequences are small and their recurrent layers gain nothing from bf16: fp32,
+        # the courses' precision.
+        return "fp32", None, None
+    if config.precision != "auto" or device.type != "cpu":
         return config.precision, None, None
     choice = None
     if distributed.is_main_process():  # one process measures; the others take its answer
@@ -165,7 +177,8 @@ def macs_per_image(config: TrainConfig, data) -> int | None:
     """Multiply-accumulates for one image (torchinfo, on a fresh CPU copy of the model); None
     rather than losing a finished run's results if counting fails."""
     try:
-        return count_macs(build_model(config, data), (data.in_channels, *data.image_size))
+        return count_macs(build_model(config, data), (data.in_channels, *data.image_size),
+                          data.input_kind)
     except Exception:
         return None
 
@@ -200,6 +213,9 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     for note in data.notes:
         echo(f"note: {note}")
     model = build_model(config, data)
+    if data.input_kind != "image" and config.augment != "none":
+        raise ConfigError(f"--augment {config.augment} applies to images; --data {config.data} "
+                          "holds none. Drop --augment")
     load_starting_weights(model, config, echo)
     n_params = sum(p.numel() for p in model.parameters())
 
@@ -221,13 +237,16 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     optimizer, scheduler = create_training_optimizer(config, model, len(train_loader))
     if config.fine_tune:
         echo(describe_fine_tune(config))
-    loss_fn = partial(F.cross_entropy, label_smoothing=config.label_smoothing) \
-        if config.label_smoothing else F.cross_entropy
+    if config.label_smoothing and data.task != "classification":
+        raise ConfigError(f"--label-smoothing applies to classification; --data {config.data} "
+                          f"is a {data.task} task. Drop --label-smoothing")
+    loss_fn = loss_function(data.task, config.label_smoothing)
     stopper = StopAtStepBoundary()  # told its checkpointer and run directory in _run
     precision, channels_last, precision_choice = choose_cpu_precision(config, data, model, device,
                                                                       batch_size, echo)
-    runner = Runner(model, optimizer, loss_fn, Accuracy(), device=device,
+    runner = Runner(model, optimizer, loss_fn, create_metric(data.task), device=device,
                     scheduler=scheduler, precision=precision, channels_last=channels_last,
+                    clip_grad_norm=config.clip_grad_norm,
                     callbacks=[*faults.from_environment(), stopper,
                                ConsoleLog(config.epochs, len(train_loader))],
                     checkpoint_metadata=checkpoint_metadata(config, data), course_log=False,
@@ -273,9 +292,10 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
     if main and resume_dir is None:
         config.save(run_dir / "config.yaml")
         write_json(run_dir / SPLIT_RECORD, record_splits(data))
-        # At most 50 images in one picture: about 0.1 s, once, before the first step.
-        plot_samples(data.train.images, data.train.labels, data.class_names, run_dir / SAMPLES,
-                     title=f"{run_dir.name}: training images of {config.data}")
+        if data.input_kind == "image":  # at most 50 images in one picture: about 0.1 s, once
+            plot_samples(data.train.images, data.train.labels, data.class_names,
+                         run_dir / SAMPLES, title=f"{run_dir.name}: training images of "
+                         f"{config.data}")
         if data.problems or data.passed_over:  # the notes list a few; the file names all
             write_lines(run_dir / BAD_SAMPLES, data.problems + data.passed_over)
             what = [f"{len(data.problems)} left-out sample(s)"] if data.problems else []
@@ -289,8 +309,8 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
                               "data, or add --force to resume anyway.")
     checkpointer = ResumeCheckpointer(run_dir, config.to_dict(), config.checkpoint_steps)
     stopper.checkpointer, stopper.run_dir = (checkpointer if main else None), run_dir
-    metrics = MetricsWriter(run_dir / "metrics.csv", append=resume_dir is not None) if main \
-        else None
+    metrics = MetricsWriter(run_dir / "metrics.csv", append=resume_dir is not None,
+                            score_column=runner.score_column) if main else None
     if main:
         runner.callbacks[:0] = [metrics, checkpointer]
     if resume_dir is not None:
@@ -341,10 +361,13 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
         return TrainResult(run_dir, {"test_accuracy": test_accuracy, "test_loss": test_loss})
     plot_curves(read_metrics(run_dir / "metrics.csv"), run_dir / "curves.png",
                 title=f"{run_dir.name}: {config.model} on {config.data}")
+    column = runner.score_column
     results = {
-        "test_accuracy": test_accuracy,
+        "task": data.task,
+        "test_accuracy": test_accuracy if column == "accuracy" else None,
         "test_loss": test_loss,
-        "best_dev_accuracy": runner.best_score if has_dev else None,
+        f"best_dev_{column}": runner.best_score if has_dev else None,
+        **task_results(runner, test_loader, data),
         "final_train_loss": runner.train_epoch_losses[-1],
         "epochs": config.epochs,
         "batch_size": config.batch_size,
@@ -378,17 +401,25 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
         "torch_version": torch.__version__,
     }
     write_json(run_dir / "results.json", results)
+    write_task_pictures(runner, test_loader, data, run_dir)
     if not config.keep_resume:  # finished: the weights stay, the resume state is not needed
         remove_resume_checkpoints(run_dir)
+    unit = "images" if data.input_kind == "image" else "examples"
     compiling = f", compiling {runner.compile_seconds:.1f} s" if config.compile != "none" else ""
     if has_dev:
-        echo(f"best dev accuracy: {runner.best_score:.4f}; training took "
-             f"{runner.train_seconds:.1f} s ({results['train_images_per_second']:.0f} images/s)"
+        echo(f"best dev {column}: {runner.best_score:.4f}; training took "
+             f"{runner.train_seconds:.1f} s ({results['train_images_per_second']:.0f} {unit}/s)"
              + compiling)
     else:
         echo(f"training took {runner.train_seconds:.1f} s "
-             f"({results['train_images_per_second']:.0f} images/s)" + compiling)
+             f"({results['train_images_per_second']:.0f} {unit}/s)" + compiling)
     echo(f"curves: {run_dir / 'curves.png'}   checkpoint: {run_dir / BEST}")
-    echo(f"test accuracy: {test_accuracy:.4f}")
+    if column == "accuracy":
+        majority = results["test_majority_class_accuracy"]
+        echo(f"test accuracy: {test_accuracy:.4f}" + ("" if data.input_kind == "image" else
+             f" (always the most common class: {majority:.4f})"))
+    else:
+        echo(f"test MSE {results['test_mse']:.5g}, MAE {results['test_mae']:.5g}, "
+             f"R^2 {results['test_r2']:.4f}")
     echo(f"run directory: {run_dir}")
     return TrainResult(run_dir, results)
