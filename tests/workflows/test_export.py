@@ -29,7 +29,7 @@ def metadata(name, channels, size, classes=("a", "b")):
 # of torchvision's through the adapter (tv:mobilenet_v3_small alone took 13.5 s for ONNX on the
 # loaded 2-core machine; the adapter builds every tv: model the same way).
 MODELS = [(name, 3 if name == "vgg16" else 1, (32, 32) if name == "vgg16" else (16, 16))
-          for name in list_models()] + [("tv:resnet18", 3, (32, 32))]
+          for name in list_models("image")] + [("tv:resnet18", 3, (32, 32))]
 
 
 @pytest.mark.parametrize("name,channels,size", MODELS)

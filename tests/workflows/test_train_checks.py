@@ -93,15 +93,21 @@ def test_every_recipe_is_a_valid_configuration(recipe, kind):
     assert config.model in list_models() and config.epochs >= 1
 
 
-def test_a_last_batch_of_one_image_is_left_out_for_batchnorm_models(tmp_path, capsys):
+def test_a_last_batch_of_one_image_is_left_out_when_batchnorm_cannot_take_it(tmp_path, capsys):
     root = tmp_path / "data"
-    make_image_folder(root, classes=("cat", "dog"), per_class=12, size=8)
+    make_image_folder(root, classes=("cat", "dog"), per_class=12, size=32)
     # 24 images: 5 held out as test and 2 as dev leave 17 training images; batch 16 leaves 1.
-    argv = ["train", "--data", f"folder:{root}", "--model", "fastcnn", "--epochs", "1",
-            "--batch-size", "16", "--log-steps", "0"]
+    # ResNet-18's last block works on a 1x1 map of a 32x32 image: one value per channel.
+    argv = ["train", "--data", f"folder:{root}", "--model", "resnet18", "--epochs", "1",
+            "--batch-size", "16", "--log-steps", "0", "--precision", "fp32"]
     assert main([*argv, "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     sizes = json.loads((tmp_path / "run" / "results.json").read_text())["data_sizes"]
     assert sizes["train"] % 16 == 1, sizes  # the case this test is about
-    assert "leave one image for the last batch, which BatchNorm cannot train on" in out
+    assert "leave one image for the last batch, which this model's BatchNorm layers cannot " \
+           "train on" in out
     assert train_row_steps(tmp_path / "run") == ["0"]  # one batch of 16, the single one left out
+    # A model whose BatchNorm layers still see several values per channel keeps every image.
+    assert main([*argv[:3], "--model", "fastcnn", *argv[5:], "--out", str(tmp_path / "fast")]) == 0
+    assert "leave one image" not in capsys.readouterr().out
+    assert train_row_steps(tmp_path / "fast") == ["1"]

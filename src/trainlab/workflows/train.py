@@ -1,6 +1,7 @@
 """`train(config)`: data -> model -> Runner -> run directory. What `trainlab train` calls."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ from .. import __version__
 from ..analysis import plot_curves, plot_samples
 from ..analysis.summary import count_macs
 from ..data import TensorLoader, record_splits
-from ..data.transforms import normalize
+from ..data.transforms import normalize, scale_and_shift
 from ..engine import Runner, distributed, resolve_device
 from ..engine.checkpoint import WriteError, remove_temporary_files
 from ..engine.precision_choice import choose_precision
@@ -156,21 +157,38 @@ def choose_cpu_precision(config: TrainConfig, data, model, device, batch_size: i
 
 
 def avoid_single_image_batch(loader: TensorLoader, model, echo) -> None:
-    """BatchNorm cannot train on a batch of one image (no variance to normalise by), so when an
-    epoch would end with one, that image is left out of each epoch (shuffled: a different one
-    each time), and the run says so."""
+    """A BatchNorm layer that sees one value per channel (one image, after the feature map has
+    shrunk to 1x1, as in ResNet-18's last block) cannot train: PyTorch stops with "Expected
+    more than 1 value per channel". When an epoch would end with a batch of one image and the
+    model fails on it (tried on a copy), that image is left out of each epoch (shuffled: a
+    different one each time), and the run says so."""
     if loader.drop_last or loader.samples_per_process % loader.batch_size != 1 \
-            or not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                       for m in model.modules()):
+            or not fails_on_one_image(model, loader):
         return
     if loader.samples_per_process == 1:
         raise ConfigError("the training split has 1 image, and the model's BatchNorm layers "
                           "need at least 2 per batch; add images, or lower --dev-fraction")
     loader.drop_last = True
     echo(f"note: {loader.samples_per_process} training images in batches of "
-         f"{loader.batch_size} leave one image for the last batch, which BatchNorm cannot "
-         "train on; each epoch leaves out that last (shuffled) image. Change --batch-size to "
-         "use every image in every epoch.")
+         f"{loader.batch_size} leave one image for the last batch, which this model's BatchNorm "
+         "layers cannot train on; each epoch leaves out that last (shuffled) image. Change "
+         "--batch-size to use every image in every epoch.")
+
+
+def fails_on_one_image(model, loader: TensorLoader) -> bool:
+    """Whether a training-mode forward pass of a copy of `model` fails on a batch of one example."""
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return False
+    x = loader.images[:1].cpu()
+    if loader.normalise:  # uint8 images; tables and sequences are ready as they are
+        x = scale_and_shift(x, loader.scale.cpu(), loader.shift.cpu())
+    trial = copy.deepcopy(model).cpu().train()
+    try:
+        with torch.no_grad():
+            trial(x)
+    except ValueError as error:
+        return "Expected more than 1 value per channel" in str(error)
+    return False
 
 
 def macs_per_image(config: TrainConfig, data) -> int | None:
