@@ -107,7 +107,7 @@ def differs_sentence(report: ExperimentReport) -> str:
             f"images for {epochs_text(report)} and averages {report.seeds} seed(s), where the seed "
             f"trained on {experiment.seed_data} for {experiment.seed_epochs} epoch(s) and reports "
             "a single run, so differences of a few tenths of a percent are within seed noise "
-            "and larger gaps come from the data set and the shorter training.")
+            "and larger gaps come from the data set and the different amount of training.")
 
 
 def markdown(report: ExperimentReport, pictures: list[tuple[str, Path]], out: Path) -> str:
