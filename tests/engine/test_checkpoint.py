@@ -65,3 +65,14 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
         save_checkpoint(path, torch.nn.Linear(3, 2), {"v": 2})
     assert load_checkpoint(path)[1] == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["best.safetensors"]
+
+
+def test_a_file_that_is_not_a_torch_save_file_is_refused_without_torchs_advice(tmp_path):
+
+    path = tmp_path / "weights.pth"
+    path.write_bytes(b"garbage, not a pickle")
+    with pytest.raises(CheckpointError) as refused:
+        load_state_dict(path)
+    message = str(refused.value)
+    assert "could not be loaded as weights" in message and "Unsupported operand" in message
+    assert "weights_only` set to `False`" not in message  # never advise running the file's code

@@ -144,3 +144,14 @@ def test_predict_refuses_what_is_not_a_run_bundle_or_onnx(tmp_path, capsys):
     assert "is not a run directory (config.yaml), a bundle folder" in capsys.readouterr().err
     with pytest.raises(ExportError, match="not one of"):
         export_module.export_run(tmp_path, "tflite")
+
+
+def test_a_broken_onnx_file_is_one_sentence(run, tmp_path, capsys):
+    _root, run_dir = run
+    assert main(["export", str(run_dir), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    (tmp_path / "m.onnx").write_bytes(b"garbage, not a model")  # model.json beside it is fine
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m.onnx"), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "m.onnx cannot be run as an ONNX model" in err and "export the run again" in err
+    assert "traceback" not in err.lower()

@@ -164,9 +164,13 @@ def load_checkpoint(path: str | Path, device="cpu") -> tuple[dict, dict]:
 def load_failure(error: Exception) -> str:
     """The line of a `torch.load(weights_only=True)` failure that says what went wrong (which
     global it refused to import), not the page of advice around it."""
+    advice = ("weights only load failed", "please file an issue", "check the documentation")
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     refused = [line for line in lines if "unsupported global" in line.lower()]
-    return (refused or lines or [type(error).__name__])[0]
+    # Without a refused global (a file that is not a torch.save file at all), the unpickler's
+    # own line ("Unsupported operand 103"), never torch's advice to load with weights_only=False.
+    reasons = [line for line in lines if not line.lower().startswith(advice)]
+    return (refused or reasons or [type(error).__name__])[0]
 
 
 def save_state_dict(path: str | Path, model: nn.Module, metadata: dict | None = None) -> None:

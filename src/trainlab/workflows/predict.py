@@ -171,8 +171,14 @@ def load_predictor(path: str | Path, checkpoint: str | None = None,
                               "onnxruntime (or pip install 'trainlab[export]')") from None
         from .export import run_onnx  # the same runner the export's parity check used
 
+        try:
+            model = run_onnx(path)
+        except Exception as error:  # onnxruntime's own errors: not ONNX, truncated, wrong opset
+            reason = (str(error).splitlines() or [type(error).__name__])[0]
+            raise RunDirError(f"{path} cannot be run as an ONNX model ({reason}); export the run "
+                              "again with `trainlab export RUN --format onnx`") from None
         return Predictor(path, "onnx", meta["class_names"], meta["preprocessing"],
-                         meta["test_time_flip"], torch.device("cpu"), run_onnx(path), meta)
+                         meta["test_time_flip"], torch.device("cpu"), model, meta)
     raise RunDirError(f"{path} is not a run directory (config.yaml), a bundle folder "
                       "(model.json) or an .onnx file; pass what `trainlab train` or "
                       "`trainlab export` wrote")
