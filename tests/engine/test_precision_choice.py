@@ -1,6 +1,7 @@
 """`--precision auto` on a CPU: the candidates are measured on the run's model, the fastest is
 kept only when clearly faster than fp32, and the answer is cached per machine and setting."""
 import json
+import time
 
 import pytest
 import torch
@@ -80,17 +81,24 @@ def test_layouts_are_tried_only_for_convolutions_and_real_timing_gives_rates(tmp
     assert all(rate > 0 for rate in choice.images_per_second.values())
 
 
-def test_a_slow_candidate_costs_one_step():
+def test_a_slow_candidate_costs_two_steps():
     steps = []
     model = conv_net()
     model.register_forward_hook(lambda *args: steps.append(1))  # the trial copy keeps the hook
     measure = precision_choice.measure_training_speed
-    assert measure(model, *batch(), F.cross_entropy, Candidate("fp32", False), steps=3) > 0
-    assert len(steps) == 4  # one preparing step, three timed
+    assert measure(model, *batch(), F.cross_entropy, Candidate("fp32", False), steps=3,
+                   seconds=0.0, windows=1) > 0
+    assert len(steps) == 5  # one preparing step, one to compare with give_up_after, three timed
+    steps.clear()
+    started = time.perf_counter()
+    assert measure(model, *batch(), F.cross_entropy, Candidate("fp32", False), steps=3,
+                   seconds=0.2, windows=2) > 0
+    assert time.perf_counter() - started >= 0.2  # timed for the stated time, not 3 steps
+    assert len(steps) >= 2 + 2 * 3
     steps.clear()
     assert measure(model, *batch(), F.cross_entropy, Candidate("fp32", False), steps=3,
                    give_up_after=0.0) > 0
-    assert len(steps) == 1
+    assert len(steps) == 2
 
 
 def test_measuring_leaves_the_random_state_alone(tmp_path):

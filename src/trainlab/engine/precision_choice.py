@@ -26,9 +26,13 @@ import torch
 
 from .checkpoint import atomic_write
 from .device import autocast_factory, move_inputs, native_bf16, uses_convolutions
+from .single_pixel import use_single_pixel_path
 
 MARGIN = 0.05  # a candidate must train at least 5% faster than fp32 to be chosen over it
 CACHE_FILE = "precision-choices.json"
+# Part of the cache key: answers timed before the Runner's single-pixel convolutions and the
+# timing windows (both change which candidate wins) are measured again.
+CALIBRATION = "single-pixel convs, timed windows after a preparing step"
 
 
 @dataclass(frozen=True)
@@ -84,12 +88,18 @@ def cache_path() -> Path:
 
 
 def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: int = 3,
-                           give_up_after: float = float("inf")) -> float:
-    """Training images/s of `steps` SGD steps on a copy of `model`, after one step that pays
-    for oneDNN's one-off kernel preparation. When that first step alone takes longer than
-    `give_up_after` seconds the candidate has lost anyway: its (pessimistic) rate is returned
-    without the timed steps, so a very slow layout costs one step, not four."""
+                           give_up_after: float = float("inf"), seconds: float = 0.3,
+                           windows: int = 3) -> float:
+    """Training images/s of SGD steps on a copy of `model`, after one step that pays for
+    oneDNN's one-off kernel preparation (bf16's costs several plain steps). The steps are timed
+    in `windows` windows of at least `steps` steps and `seconds / windows` seconds each, and the
+    fastest window counts: a few milliseconds of steps, or one window that a background process
+    interrupted, measured the same layout up to 1.8x apart on a shared 2-core machine. When the
+    step after the preparing one takes longer than `give_up_after` seconds the candidate has
+    lost anyway: that step's rate is returned without the timed windows, so a very slow layout
+    costs two steps."""
     trial = copy.deepcopy(model).train()
+    use_single_pixel_path(trial)  # timed as the Runner will run it on the CPU
     if candidate.channels_last:
         trial = trial.to(memory_format=torch.channels_last)
     x = move_inputs(x, torch.device("cpu"), candidate.channels_last)
@@ -103,15 +113,20 @@ def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: in
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    step()  # oneDNN prepares its kernels: not timed, and not a reason to give up
     started = time.perf_counter()
     step()
-    first = time.perf_counter() - started
-    if first > give_up_after:
-        return len(y) / first
-    started = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps * len(y) / (time.perf_counter() - started)
+    second = time.perf_counter() - started
+    if second > give_up_after:
+        return len(y) / second
+    best = 0.0
+    for _ in range(windows):
+        started, done = time.perf_counter(), 0
+        while done < steps or time.perf_counter() - started < seconds / windows:
+            step()
+            done += 1
+        best = max(best, done * len(y) / (time.perf_counter() - started))
+    return best
 
 
 def choose_precision(model, x, y, loss_fn, key: str, measure=measure_training_speed,
@@ -122,7 +137,7 @@ def choose_precision(model, x, y, loss_fn, key: str, measure=measure_training_sp
     batch size); `measure` is the timing function (tests pass their own)."""
     cache = cache or cache_path()
     full_key = " | ".join([cpu_name(), f"torch {torch.__version__}",
-                           f"{torch.get_num_threads()} threads", key])
+                           f"{torch.get_num_threads()} threads", CALIBRATION, key])
     known = read_cache(cache).get(full_key)
     if known:
         return PrecisionChoice(known["precision"], known["channels_last"],

@@ -19,6 +19,7 @@ from ..data.image_files import is_image_file, to_array
 from ..data.transforms import normalize, permute_pixels, pixel_permutation
 from ..engine import resolve_device, writing
 from ..engine.runner import forward
+from ..engine.single_pixel import use_single_pixel_path
 from .bundle import MODEL_JSON, load_bundle, read_model_json
 from .run_dir import RunDirError, csv_writer, load_run_model, resolve_run_dir
 
@@ -153,6 +154,8 @@ def load_predictor(path: str | Path, checkpoint: str | None = None,
     if path.is_dir() and (path / "config.yaml").is_file():
         device = resolve_device(device)
         model, meta = load_run_model(resolve_run_dir(path), checkpoint, device=device)
+        if device.type == "cpu":  # as the Runner does: same result, less work
+            use_single_pixel_path(model)
         return Predictor(path, "run", meta["class_names"], meta["preprocessing"],
                          bool(meta.get("test_time_flip")), device, model, meta)
     if checkpoint is not None:
@@ -160,6 +163,8 @@ def load_predictor(path: str | Path, checkpoint: str | None = None,
     if path.is_dir() and (path / MODEL_JSON).is_file():
         device = resolve_device(device)
         model = load_bundle(path, device=device)
+        if device.type == "cpu":
+            use_single_pixel_path(model)
         return Predictor(path, "bundle", model.class_names, model.preprocessing,
                          model.test_time_flip, device, model, read_model_json(path / MODEL_JSON))
     if path.is_file() and path.suffix.lower() == ".onnx":

@@ -1,0 +1,64 @@
+"""Convolutions whose output is a single pixel, computed without the padding's zeros.
+
+ResNet-18 with its ImageNet stem shrinks a 28x28 Fashion-MNIST image to 1x1 in its last stage,
+where each 3x3 convolution (padding 1) looks at one real pixel and eight padding zeros: a plain
+convolution does nine multiplications for every one that counts. On a 2-core CPU those convolutions
+took a quarter of a training step (torch.profiler, issue 12). When a convolution's output is one
+pixel it is a matrix multiplication over the input pixels its window covers, so that is how
+`SinglePixelConv2d` computes it: the same weights and the same result (up to float rounding
+order); the gradient of the taps that only ever saw padding is exactly zero, as before. Any other
+shape runs the ordinary convolution.
+
+The Runner applies this on the CPU (`use_single_pixel_path`), as it applies channels-last: the
+model's code, parameters and state dict stay plain `nn.Conv2d`, so checkpoints, exports and a
+user's own training loop see the course's model. On a GPU it has not been measured, so it is off
+there.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SinglePixelConv2d(nn.Conv2d):
+    """An `nn.Conv2d` that multiplies only the in-image taps when its output is one pixel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        window = self.single_pixel_window(x.shape[-2], x.shape[-1])
+        if window is None:
+            return super().forward(x)
+        (top, bottom), (left, right) = window
+        pad_h, pad_w = self.padding
+        weight = self.weight[:, :, pad_h + top:pad_h + bottom, pad_w + left:pad_w + right]
+        pixels = x[:, :, top:bottom, left:right].reshape(x.shape[0], -1)
+        out = F.linear(pixels, weight.reshape(weight.shape[0], -1), self.bias)
+        return out[:, :, None, None]
+
+    def single_pixel_window(self, height: int, width: int):
+        """((top, bottom), (left, right)): the input rows and columns the one output pixel sees,
+        or None when the output is not one pixel or the layer is not a plain convolution."""
+        if self.groups != 1 or self.dilation != (1, 1) or self.padding_mode != "zeros" \
+                or isinstance(self.padding, str):
+            return None
+        spans = []
+        for size, kernel, stride, pad in zip((height, width), self.kernel_size, self.stride,
+                                             self.padding):
+            if (size + 2 * pad - kernel) // stride + 1 != 1:
+                return None
+            first, last = max(0, -pad), min(size, kernel - pad)  # in-image rows of the window
+            if last <= first:
+                return None
+            spans.append((first, last))
+        return tuple(spans)
+
+
+def use_single_pixel_path(model: nn.Module) -> int:
+    """Let every plain `nn.Conv2d` in `model` take the single-pixel path, in place: the modules
+    keep their parameters, buffers and hooks (only their class changes). Returns how many."""
+    count = 0
+    for module in model.modules():
+        if type(module) is nn.Conv2d:
+            module.__class__ = SinglePixelConv2d
+            count += 1
+    return count
