@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all integration bench bench-full bench-serve lint clean
+.PHONY: demo test test-all integration bench bench-full bench-levers bench-serve lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(STAMP)  ## side-by-side speed vs the course-style loop (short mode, < 2
 
 bench-full: $(STAMP)  ## longer runs + time to accuracy (3 seeds); writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/bench_training.py --full --write
+
+bench-levers: $(STAMP)  ## each CPU speed lever (precision, layout, single-pixel convolutions) on ResNet-18, with a profile
+	$(BIN)/python benchmarks/bench_cpu_levers.py
 
 bench-serve: $(STAMP)  ## load test of trainlab serve on loopback: 8 clients, 2,000 requests
 	$(BIN)/python benchmarks/bench_serve.py

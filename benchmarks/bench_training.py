@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -142,19 +143,28 @@ class BaselineLoop:
 
 class TrainlabLoop:
     """trainlab's default path (TensorLoader + Runner, precision auto chosen as `trainlab train`
-    chooses it: measured on this model and batch, cached per machine), in chunks of steps."""
+    chooses it: measured on this model and batch, cached per machine), in chunks of steps.
+    `layout` = (precision, channels_last) forces one instead; `single_pixel=False` runs the plain
+    convolutions and `compile` a torch.compile mode (bench_cpu_levers.py measures each lever)."""
 
-    def __init__(self, name: str, data):
+    def __init__(self, name: str, data, layout: tuple[str, bool] | None = None,
+                 single_pixel: bool = True, compile: str = "none"):
         torch.manual_seed(0)
         model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
         optimizer = create_optimizer("sgd", model.parameters(), lr=0.01, momentum=0.9)
-        x = normalize(data.train.images[:BATCH], data.mean, data.std)
-        self.choice = choose_precision(model, x, data.train.labels[:BATCH], F.cross_entropy,
-                                       key=f"benchmark {name} input {list(x.shape[1:])} "
-                                           f"batch {BATCH}")
-        self.runner = Runner(model, optimizer, F.cross_entropy, Accuracy(),
-                             precision=self.choice.precision,
-                             channels_last=self.choice.channels_last, progress=False)
+        self.choice = None
+        if layout is None:
+            x = normalize(data.train.images[:BATCH], data.mean, data.std)
+            self.choice = choose_precision(model, x, data.train.labels[:BATCH], F.cross_entropy,
+                                           key=f"benchmark {name} input {list(x.shape[1:])} "
+                                               f"batch {BATCH}")
+            layout = (self.choice.precision, self.choice.channels_last)
+        self.runner = Runner(model, optimizer, F.cross_entropy, Accuracy(), precision=layout[0],
+                             channels_last=layout[1], progress=False, compile=compile)
+        if not single_pixel:  # back to the plain class (the Runner switched it on the CPU)
+            for module in model.modules():
+                if isinstance(module, nn.Conv2d):
+                    module.__class__ = nn.Conv2d
         self.data, self.offset = data, 0
         self.run(5)  # warm-up, not counted
 

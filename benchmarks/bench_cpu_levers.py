@@ -1,0 +1,133 @@
+"""What each CPU speed lever gives on this machine, side by side: python benchmarks/bench_cpu_levers.py
+
+For each model (ResNet-18 by default) at the courses' batch of 64 on Fashion-MNIST, every variant
+of trainlab's path trains in turns with the course-style loop of bench_training.py: a few steps
+each, round after round, in alternating order, so that a shared machine's changing speed falls on
+all of them alike. The variants: fp32 / bf16 autocast, each with and without channels-last, each
+with and without the single-pixel convolutions (engine/single_pixel.py); with --compile also the
+auto-chosen layout under torch.compile (its compile time printed apart). Then torch.profiler's
+top rows for one training step in the layout `--precision auto` chose.
+
+    make bench-levers                        # ResNet-18, about 2 minutes on 2 cores
+    python benchmarks/bench_cpu_levers.py --model fastcnn --compile
+
+The figures decide which levers trainlab uses on a CPU kind (issue 12); run it on each kind.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_training as bench
+
+from trainlab.data import create_dataset
+from trainlab.engine.device import autocast_factory, move_inputs, native_bf16
+from trainlab.engine.single_pixel import use_single_pixel_path
+from trainlab.models import create_model
+
+
+def variants(name: str, data, with_compile: bool) -> dict:
+    """label -> a loop object with run(steps) -> (images, seconds)."""
+    loops = {"course loop (fp32)": bench.BaselineLoop(name, bench.torchvision_root())}
+    auto = bench.TrainlabLoop(name, data)
+    loops[f"trainlab, precision auto: {auto.choice.label}"] = auto
+    precisions = ("fp32", "bf16") if native_bf16(torch.device("cpu")) else ("fp32",)
+    for precision in precisions:
+        for channels_last in (False, True):
+            for single_pixel in (False, True):
+                label = (f"trainlab {precision}{' channels-last' if channels_last else ''}"
+                         f"{' single-pixel' if single_pixel else ''}")
+                loops[label] = bench.TrainlabLoop(name, data, (precision, channels_last),
+                                                  single_pixel)
+    if with_compile:
+        layout = (auto.choice.precision, auto.choice.channels_last)
+        started = time.perf_counter()
+        loops[f"trainlab {auto.choice.label} single-pixel, torch.compile"] = \
+            bench.TrainlabLoop(name, data, layout, compile="default")
+        print(f"torch.compile and its warm-up: {time.perf_counter() - started:.1f} s", flush=True)
+    return loops
+
+
+def in_turns(loops: dict, rounds: int, steps: int) -> dict:
+    """label -> images/s over `rounds` rounds of `steps` steps each, the order reversed every
+    other round."""
+    totals = {label: [0, 0.0] for label in loops}
+    for round_number in range(rounds):
+        order = list(loops) if round_number % 2 == 0 else list(reversed(loops))
+        for label in order:
+            images, seconds = loops[label].run(steps)
+            totals[label][0] += images
+            totals[label][1] += seconds
+    return {label: images / seconds for label, (images, seconds) in totals.items()}
+
+
+def profile_rows(name: str, precision: str, channels_last: bool, rows: int = 12) -> str:
+    """torch.profiler's top rows (self CPU time) over five training steps of `name` at batch 64,
+    laid out as the Runner lays it out on this CPU."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28)).train()
+    use_single_pixel_path(model)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    x = move_inputs(torch.randn(bench.BATCH, 1, 28, 28), torch.device("cpu"), channels_last)
+    y = torch.randint(0, 10, (bench.BATCH,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    autocast = autocast_factory(torch.device("cpu"), precision)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(5):
+            step()
+    return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows,
+                                         max_name_column_width=40)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", help="model(s) to measure (default resnet18)")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=10, help="steps per variant per round")
+    parser.add_argument("--compile", action="store_true", help="also the torch.compile variant")
+    parser.add_argument("--no-profile", action="store_true")
+    args = parser.parse_args()
+    if not (bench.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists():
+        print("needs Fashion-MNIST: apt-get install dataset-fashion-mnist", file=sys.stderr)
+        return 2
+    data = create_dataset("fashion-mnist")
+    print(f"machine: {bench.machine()}")
+    print(f"matmul 2048^3 peak: fp32 {bench.matmul_peak(torch.float32):.0f} GFLOP/s, "
+          f"bf16 {bench.matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
+    for name in args.model or ["resnet18"]:
+        loops = variants(name, data, args.compile)
+        rates = in_turns(loops, args.rounds, args.steps)
+        course = rates["course loop (fp32)"]
+        print(f"\n{name}, batch {bench.BATCH}, {args.rounds} rounds of {args.steps} steps each\n")
+        print("| loop | training images/s | vs the course loop |\n| --- | --- | --- |")
+        for label, rate in rates.items():
+            print(f"| {label} | {rate:,.0f} | {rate / course:.2f}x |")
+        auto = next(loop for loop in loops.values() if getattr(loop, "choice", None))
+        print(f"\n{auto.choice.describe()}", flush=True)
+        if not args.no_profile:
+            print(f"\ntorch.profiler, {name} in {auto.choice.label} (single-pixel), 5 steps:\n")
+            print(profile_rows(name, auto.choice.precision, auto.choice.channels_last))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
