@@ -4,9 +4,10 @@ For each model (ResNet-18 by default) at the courses' batch of 64 on Fashion-MNI
 of trainlab's path trains in turns with the course-style loop of bench_training.py: a few steps
 each, round after round, in alternating order, so that a shared machine's changing speed falls on
 all of them alike. The variants: fp32 / bf16 autocast, each with and without channels-last, each
-with and without the single-pixel convolutions (engine/single_pixel.py); with --compile also the
-auto-chosen layout under torch.compile (its compile time printed apart). Then torch.profiler's
-top rows for one training step in the layout `--precision auto` chose.
+with and without the single-pixel convolutions (engine/single_pixel.py), all with the fused SGD
+`trainlab train` uses on a CPU; the auto-chosen layout with PyTorch's default (for-loop) SGD;
+with --compile also the auto-chosen layout under torch.compile (its compile time printed apart).
+Then torch.profiler's top rows for one training step in the layout `--precision auto` chose.
 
     make bench-levers                        # ResNet-18, about 2 minutes on 2 cores
     python benchmarks/bench_cpu_levers.py --model fastcnn --compile
@@ -37,6 +38,9 @@ def variants(name: str, data, with_compile: bool) -> dict:
     loops = {"course loop (fp32)": bench.BaselineLoop(name, bench.torchvision_root())}
     auto = bench.TrainlabLoop(name, data)
     loops[f"trainlab, precision auto: {auto.choice.label}"] = auto
+    layout = (auto.choice.precision, auto.choice.channels_last)
+    loops[f"trainlab {auto.choice.label} single-pixel, for-loop SGD (not fused)"] = \
+        bench.TrainlabLoop(name, data, layout, fused=False)
     precisions = ("fp32", "bf16") if native_bf16(torch.device("cpu")) else ("fp32",)
     for precision in precisions:
         for channels_last in (False, True):
@@ -46,7 +50,6 @@ def variants(name: str, data, with_compile: bool) -> dict:
                 loops[label] = bench.TrainlabLoop(name, data, (precision, channels_last),
                                                   single_pixel)
     if with_compile:
-        layout = (auto.choice.precision, auto.choice.channels_last)
         started = time.perf_counter()
         loops[f"trainlab {auto.choice.label} single-pixel, torch.compile"] = \
             bench.TrainlabLoop(name, data, layout, compile="default")
@@ -79,7 +82,7 @@ def profile_rows(name: str, precision: str, channels_last: bool, rows: int = 12)
         model = model.to(memory_format=torch.channels_last)
     x = move_inputs(torch.randn(bench.BATCH, 1, 28, 28), torch.device("cpu"), channels_last)
     y = torch.randint(0, 10, (bench.BATCH,))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
     autocast = autocast_factory(torch.device("cpu"), precision)
 
     def step():

@@ -145,13 +145,15 @@ class TrainlabLoop:
     """trainlab's default path (TensorLoader + Runner, precision auto chosen as `trainlab train`
     chooses it: measured on this model and batch, cached per machine), in chunks of steps.
     `layout` = (precision, channels_last) forces one instead; `single_pixel=False` runs the plain
-    convolutions and `compile` a torch.compile mode (bench_cpu_levers.py measures each lever)."""
+    convolutions, `fused=False` PyTorch's default optimizer and `compile` a torch.compile mode
+    (bench_cpu_levers.py measures each lever)."""
 
     def __init__(self, name: str, data, layout: tuple[str, bool] | None = None,
-                 single_pixel: bool = True, compile: str = "none"):
+                 single_pixel: bool = True, compile: str = "none", fused: bool = True):
         torch.manual_seed(0)
         model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
-        optimizer = create_optimizer("sgd", model.parameters(), lr=0.01, momentum=0.9)
+        optimizer = create_optimizer("sgd", model.parameters(), lr=0.01, momentum=0.9,
+                                     fused=fused)  # fused, as `trainlab train` on a CPU
         self.choice = None
         if layout is None:
             x = normalize(data.train.images[:BATCH], data.mean, data.std)

@@ -252,7 +252,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     if distributed.world_size() > 1:
         echo(f"{distributed.world_size()} processes, {batch_size} images each per step "
              f"(--batch-size {config.batch_size} is the global batch)")
-    optimizer, scheduler = create_training_optimizer(config, model, len(train_loader))
+    optimizer, scheduler = create_training_optimizer(config, model, len(train_loader), device)
     if config.fine_tune:
         echo(describe_fine_tune(config))
     if config.label_smoothing and data.task != "classification":

@@ -2,6 +2,8 @@
 --fine-tune (the model-side pieces are in models/_transfer.py)."""
 from __future__ import annotations
 
+import torch
+
 from ..engine import create_optimizer, create_scheduler
 from ..engine.optim import create_fine_tune_scheduler
 from ..models import (
@@ -33,21 +35,24 @@ def load_starting_weights(model, config: TrainConfig, echo=print) -> None:
              "frozen (BatchNorm statistics too)")
 
 
-def create_training_optimizer(config: TrainConfig, model, steps_per_epoch: int):
+def create_training_optimizer(config: TrainConfig, model, steps_per_epoch: int,
+                              device: torch.device | None = None):
     """(optimizer, scheduler) for `config`: over the trainable parameters; with --fine-tune two
     groups, head then backbone, and a two-stage schedule (the head alone for
-    fine_tune_head_epochs, then everything at fine_tune_lr_factor x lr)."""
+    fine_tune_head_epochs, then everything at fine_tune_lr_factor x lr). On a CPU the optimizer
+    is the fused one (engine/optim.py: measured faster there; GPUs not measured yet)."""
     total = config.epochs * steps_per_epoch
+    fused = device is not None and device.type == "cpu"
     if config.fine_tune:
         head, backbone = split_head_parameters(model)
         optimizer = create_optimizer(config.optimizer, [{"params": head}, {"params": backbone}],
-                                     config.lr, config.momentum, config.weight_decay)
+                                     config.lr, config.momentum, config.weight_decay, fused)
         return optimizer, create_fine_tune_scheduler(
             config.schedule, optimizer, config.fine_tune_head_epochs * steps_per_epoch, total,
             config.fine_tune_lr_factor)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = create_optimizer(config.optimizer, trainable, config.lr, config.momentum,
-                                 config.weight_decay)
+                                 config.weight_decay, fused)
     return optimizer, create_scheduler(config.schedule, optimizer, total)
 
 
