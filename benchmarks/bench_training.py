@@ -32,7 +32,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -41,6 +40,7 @@ from trainlab.data.torchvision_sets import DEBIAN_FASHION_MNIST
 from trainlab.data.transforms import normalize
 from trainlab.engine import Accuracy, Runner, create_optimizer
 from trainlab.engine.precision_choice import choose_precision, cpu_name
+from trainlab.engine.single_pixel import use_plain_convolutions
 from trainlab.models import create_model
 
 HERE = Path(__file__).parent
@@ -164,9 +164,7 @@ class TrainlabLoop:
         self.runner = Runner(model, optimizer, F.cross_entropy, Accuracy(), precision=layout[0],
                              channels_last=layout[1], progress=False, compile=compile)
         if not single_pixel:  # back to the plain class (the Runner switched it on the CPU)
-            for module in model.modules():
-                if isinstance(module, nn.Conv2d):
-                    module.__class__ = nn.Conv2d
+            use_plain_convolutions(model)
         self.data, self.offset = data, 0
         self.run(5)  # warm-up, not counted
 

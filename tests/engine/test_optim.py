@@ -46,3 +46,31 @@ def test_the_training_workflow_fuses_on_a_cpu_only():
     assert cpu_optimizer.defaults["fused"] is True
     other, _ = create_training_optimizer(config, model, 10, torch.device("meta"))
     assert not other.defaults.get("fused")
+
+
+def test_resuming_keeps_this_machines_optimizer_implementation():
+    """A checkpoint saved by a plain optimizer (an older run, another machine) resumes with the
+    fused one here, and the other way round; the saved momentum is what continues."""
+    import torch.nn.functional as F
+
+    from trainlab.engine import Runner
+
+    def runner(fused):
+        torch.manual_seed(0)
+        model = nn.Linear(4, 2)
+        optimizer = create_optimizer("sgd", model.parameters(), lr=0.1, fused=fused)
+        return Runner(model, optimizer, F.cross_entropy, device="cpu", progress=False)
+
+    saved = runner(fused=False)
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    F.cross_entropy(saved.model(x), y).backward()
+    saved.optimizer.step()
+    state = saved.training_state()
+    for fused in (True, False):
+        resumed = runner(fused)
+        resumed.load_training_state(state)
+        assert bool(resumed.optimizer.param_groups[0]["fused"]) is fused
+        momentum = resumed.optimizer.state[resumed.optimizer.param_groups[0]["params"][0]]
+        torch.testing.assert_close(momentum["momentum_buffer"],
+                                   saved.optimizer.state[saved.optimizer.param_groups[0]
+                                                         ["params"][0]]["momentum_buffer"])

@@ -115,3 +115,29 @@ def test_runner_on_cpu_trains_resnet18_as_the_plain_model_does():
         optimizer.step()
     for (name, want), got in zip(plain.state_dict().items(), model.state_dict().values()):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_unbatched_empty_and_non_cpu_inputs_take_the_ordinary_convolution(monkeypatch):
+    plain, fast = pair((4, 5, 3, 1, 1))
+    asked = []
+    monkeypatch.setattr(SinglePixelConv2d, "single_pixel_window",
+                        lambda self, h, w: asked.append((h, w)))
+    for x in (torch.randn(4, 1, 1), torch.randn(0, 4, 1, 1)):
+        assert torch.equal(fast(x), plain(x))
+    meta_conv = copy.deepcopy(fast).to("meta")  # a device other than the CPU
+    assert meta_conv(torch.randn(2, 4, 1, 1, device="meta")).shape == (2, 5, 1, 1)
+    assert asked == []  # none of them even looked for a single-pixel window
+    fast(torch.randn(2, 4, 1, 1))
+    assert asked == [(1, 1)]
+
+
+def test_plain_convolutions_come_back_for_torchscript():
+    from trainlab.engine.single_pixel import use_plain_convolutions
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    use_single_pixel_path(model)
+    assert use_plain_convolutions(model) == 2
+    assert all(type(m) is nn.Conv2d for m in model if isinstance(m, nn.Conv2d))
+    scripted = torch.jit.script(model)
+    x = torch.randn(2, 1, 5, 5)
+    assert torch.equal(scripted(x), model(x))

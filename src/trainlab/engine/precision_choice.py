@@ -30,9 +30,9 @@ from .single_pixel import use_single_pixel_path
 
 MARGIN = 0.05  # a candidate must train at least 5% faster than fp32 to be chosen over it
 CACHE_FILE = "precision-choices.json"
-# Part of the cache key: answers timed before the Runner's single-pixel convolutions and the
-# timing windows (both change which candidate wins) are measured again.
-CALIBRATION = "single-pixel convs, timed windows after a preparing step"
+# Part of the cache key: answers timed before the Runner's single-pixel convolutions, the fused
+# optimizer and the timing windows (each changes which candidate wins) are measured again.
+CALIBRATION = "single-pixel convs, fused SGD, timed windows after a preparing step"
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: in
     if candidate.channels_last:
         trial = trial.to(memory_format=torch.channels_last)
     x = move_inputs(x, torch.device("cpu"), candidate.channels_last)
-    optimizer = torch.optim.SGD(trial.parameters(), lr=1e-6, momentum=0.9)
+    # the fused SGD, as `trainlab train` uses on a CPU (engine/optim.py)
+    optimizer = torch.optim.SGD(trial.parameters(), lr=1e-6, momentum=0.9, fused=True)
     autocast = autocast_factory(torch.device("cpu"), candidate.precision)
 
     def step():

@@ -250,7 +250,13 @@ class Runner:
     def load_training_state(self, state: dict, train_loader=None) -> None:
         """Restore `training_state()`; the next `train()` call continues where it stopped."""
         unwrap_model(self.model).load_state_dict(state["model"])
+        # The saved param groups carry the saving optimizer's implementation (fused, foreach);
+        # this machine's optimizer keeps its own (e.g. fused on a CPU): the update is the same.
+        implementation = [{k: g.get(k) for k in ("fused", "foreach")}
+                          for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(state["optimizer"])
+        for group, kept in zip(self.optimizer.param_groups, implementation):
+            group.update(kept)
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.global_step = state["epoch"], state["global_step"]

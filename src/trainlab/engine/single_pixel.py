@@ -9,10 +9,12 @@ pixel it is a matrix multiplication over the input pixels its window covers, so 
 order); the gradient of the taps that only ever saw padding is exactly zero, as before. Any other
 shape runs the ordinary convolution.
 
-The Runner applies this on the CPU (`use_single_pixel_path`), as it applies channels-last: the
-model's code, parameters and state dict stay plain `nn.Conv2d`, so checkpoints, exports and a
-user's own training loop see the course's model. On a GPU it has not been measured, so it is off
-there.
+The Runner applies this on the CPU (`use_single_pixel_path`), to the model it is given and in
+place, as it converts that model to channels-last: the parameters and state dict stay those of
+`nn.Conv2d`, so checkpoints and exports hold the course's model, and `create_model` still builds
+plain convolutions. `use_plain_convolutions` switches a model back (before `torch.jit.script`,
+which cannot compile this class). On a GPU it has not been measured, so inputs on any other
+device than the CPU, unbatched inputs and empty batches run the ordinary convolution.
 """
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ class SinglePixelConv2d(nn.Conv2d):
     """An `nn.Conv2d` that multiplies only the in-image taps when its output is one pixel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        window = self.single_pixel_window(x.shape[-2], x.shape[-1])
+        window = None
+        if x.device.type == "cpu" and x.dim() == 4 and x.shape[0] > 0:
+            window = self.single_pixel_window(x.shape[-2], x.shape[-1])
         if window is None:
             return super().forward(x)
         (top, bottom), (left, right) = window
@@ -60,5 +64,16 @@ def use_single_pixel_path(model: nn.Module) -> int:
     for module in model.modules():
         if type(module) is nn.Conv2d:
             module.__class__ = SinglePixelConv2d
+            count += 1
+    return count
+
+
+def use_plain_convolutions(model: nn.Module) -> int:
+    """Undo `use_single_pixel_path`: every `SinglePixelConv2d` becomes an `nn.Conv2d` again, in
+    place. Returns how many."""
+    count = 0
+    for module in model.modules():
+        if type(module) is SinglePixelConv2d:
+            module.__class__ = nn.Conv2d
             count += 1
     return count
