@@ -131,6 +131,7 @@ def test_unbatched_empty_and_non_cpu_inputs_take_the_ordinary_convolution(monkey
     assert asked == [(1, 1)]
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
 def test_plain_convolutions_come_back_for_torchscript():
     from trainlab.engine.single_pixel import use_plain_convolutions
 
