@@ -90,6 +90,11 @@ def test_a_slow_candidate_costs_two_steps():
                    seconds=0.0, windows=1) > 0
     assert len(steps) == 5  # one preparing step, one to compare with give_up_after, three timed
     steps.clear()
+    # Steps longer than a window (seconds=0 here: large images) cost one step per window.
+    assert measure(model, *batch(), F.cross_entropy, Candidate("fp32", False), steps=3,
+                   seconds=0.0, windows=3) > 0
+    assert len(steps) == 2 + 3
+    steps.clear()
     started = time.perf_counter()
     assert measure(model, *batch(), F.cross_entropy, Candidate("fp32", False), steps=3,
                    seconds=0.2, windows=2) > 0

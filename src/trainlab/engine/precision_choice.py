@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import os
 import platform
 import time
@@ -92,9 +93,10 @@ def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: in
                            windows: int = 3) -> float:
     """Training images/s of SGD steps on a copy of `model`, after one step that pays for
     oneDNN's one-off kernel preparation (bf16's costs several plain steps). The steps are timed
-    in `windows` windows of at least `steps` steps and `seconds / windows` seconds each, and the
-    fastest window counts: a few milliseconds of steps, or one window that a background process
-    interrupted, measured the same layout up to 1.8x apart on a shared 2-core machine. When the
+    in `windows` windows of at least `steps / windows` steps and `seconds / windows` seconds each
+    (at least `steps` steps in all), and the fastest window counts: a few milliseconds of steps,
+    or one window that a background process interrupted, measured the same layout up to 1.8x
+    apart on a shared 2-core machine. When the
     step after the preparing one takes longer than `give_up_after` seconds the candidate has
     lost anyway: that step's rate is returned without the timed windows, so a very slow layout
     costs two steps."""
@@ -121,9 +123,11 @@ def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: in
     if second > give_up_after:
         return len(y) / second
     best = 0.0
+    # A model whose step takes seconds (large images) gets one step per window, not more.
+    steps_per_window = max(1, math.ceil(steps / windows))
     for _ in range(windows):
         started, done = time.perf_counter(), 0
-        while done < steps or time.perf_counter() - started < seconds / windows:
+        while done < steps_per_window or time.perf_counter() - started < seconds / windows:
             step()
             done += 1
         best = max(best, done * len(y) / (time.perf_counter() - started))
