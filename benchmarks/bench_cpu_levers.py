@@ -1,16 +1,18 @@
 """What each CPU speed lever gives on this machine, side by side: python benchmarks/bench_cpu_levers.py
 
-For each model (ResNet-18 by default) at the courses' batch of 64 on Fashion-MNIST, every variant
-of trainlab's path trains in turns with the course-style loop of bench_training.py: a few steps
-each, round after round, in alternating order, so that a shared machine's changing speed falls on
-all of them alike. The variants: fp32 / bf16 autocast, each with and without channels-last, each
-with and without the single-pixel convolutions (engine/single_pixel.py), all with the fused SGD
-`trainlab train` uses on a CPU; the auto-chosen layout with PyTorch's default (for-loop) SGD;
+For each model (ResNet-18 by default) at the courses' batch of 64 (`--batch`) on Fashion-MNIST,
+every variant of trainlab's path trains in turns with the course-style loop of
+bench_training.py: a few steps each, round after round, in alternating order, so that a shared
+machine's changing speed falls on all of them alike. The variants: fp32 / bf16 autocast, each
+with and without channels-last, each with and without the single-pixel convolutions
+(engine/single_pixel.py), all with the fused optimizer `trainlab train` uses on a CPU (SGD, or
+`--optimizer adam|adamw`); the auto-chosen layout with PyTorch's default (for-loop) optimizer;
 with --compile also the auto-chosen layout under torch.compile (its compile time printed apart).
 Then torch.profiler's top rows for one training step in the layout `--precision auto` chose.
 
     make bench-levers                        # ResNet-18, about 2 minutes on 2 cores
     python benchmarks/bench_cpu_levers.py --model fastcnn --compile
+    python benchmarks/bench_cpu_levers.py --optimizer adam --batch 128 --no-profile
 
 The figures decide which levers trainlab uses on a CPU kind (issue 12); run it on each kind.
 """
@@ -28,19 +30,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_training as bench
 
 from trainlab.data import create_dataset
-from trainlab.engine.device import autocast_factory, move_inputs, native_bf16
-from trainlab.engine.single_pixel import use_single_pixel_path
-from trainlab.models import create_model
+from trainlab.engine.device import native_bf16
+from trainlab.engine.precision_choice import Candidate, training_step
+from trainlab.models import create_model, get_model_entry
 
 
-def variants(name: str, data, with_compile: bool) -> dict:
+def variants(name: str, data, with_compile: bool, optimizer: str, batch: int) -> dict:
     """label -> a loop object with run(steps) -> (images, seconds)."""
-    loops = {"course loop (fp32)": bench.BaselineLoop(name, bench.torchvision_root())}
-    auto = bench.TrainlabLoop(name, data)
+    loops = {"course loop (fp32, SGD)": bench.BaselineLoop(name, bench.torchvision_root(), batch)}
+    common = {"optimizer": optimizer, "batch": batch}
+    auto = bench.TrainlabLoop(name, data, **common)
     loops[f"trainlab, precision auto: {auto.choice.label}"] = auto
     layout = (auto.choice.precision, auto.choice.channels_last)
-    loops[f"trainlab {auto.choice.label} single-pixel, for-loop SGD (not fused)"] = \
-        bench.TrainlabLoop(name, data, layout, fused=False)
+    loops[f"trainlab {auto.choice.label} single-pixel, for-loop {optimizer} (not fused)"] = \
+        bench.TrainlabLoop(name, data, layout, fused=False, **common)
     precisions = ("fp32", "bf16") if native_bf16(torch.device("cpu")) else ("fp32",)
     for precision in precisions:
         for channels_last in (False, True):
@@ -48,11 +51,11 @@ def variants(name: str, data, with_compile: bool) -> dict:
                 label = (f"trainlab {precision}{' channels-last' if channels_last else ''}"
                          f"{' single-pixel' if single_pixel else ''}")
                 loops[label] = bench.TrainlabLoop(name, data, (precision, channels_last),
-                                                  single_pixel)
+                                                  single_pixel, **common)
     if with_compile:
         started = time.perf_counter()
         loops[f"trainlab {auto.choice.label} single-pixel, torch.compile"] = \
-            bench.TrainlabLoop(name, data, layout, compile="default")
+            bench.TrainlabLoop(name, data, layout, compile="default", **common)
         print(f"torch.compile and its warm-up: {time.perf_counter() - started:.1f} s", flush=True)
     return loops
 
@@ -70,28 +73,15 @@ def in_turns(loops: dict, rounds: int, steps: int) -> dict:
     return {label: images / seconds for label, (images, seconds) in totals.items()}
 
 
-def profile_rows(name: str, precision: str, channels_last: bool, rows: int = 12) -> str:
-    """torch.profiler's top rows (self CPU time) over five training steps of `name` at batch 64,
-    laid out as the Runner lays it out on this CPU."""
+def profile_rows(name: str, candidate: Candidate, batch: int, rows: int = 12) -> str:
+    """torch.profiler's top rows (self CPU time) over five training steps of `name`, laid out
+    as the Runner lays it out on this CPU (the calibration's own training step)."""
     from torch.profiler import ProfilerActivity, profile
 
     torch.manual_seed(0)
-    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28)).train()
-    use_single_pixel_path(model)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    x = move_inputs(torch.randn(bench.BATCH, 1, 28, 28), torch.device("cpu"), channels_last)
-    y = torch.randint(0, 10, (bench.BATCH,))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
-    autocast = autocast_factory(torch.device("cpu"), precision)
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        with autocast():
-            loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-
+    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
+    step = training_step(model, torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,)),
+                         F.cross_entropy, candidate)
     for _ in range(3):
         step()
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
@@ -107,8 +97,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--steps", type=int, default=10, help="steps per variant per round")
     parser.add_argument("--compile", action="store_true", help="also the torch.compile variant")
+    parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd",
+                        help="trainlab's optimizer (the course loop keeps SGD)")
+    parser.add_argument("--batch", type=int, default=bench.BATCH, help="batch size, both sides")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
+    for flag in ("rounds", "steps", "batch"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    for name in args.model or []:
+        try:
+            get_model_entry(name)
+        except KeyError as error:
+            parser.error(f"--model: {error.args[0]}")
     if not (bench.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists():
         print("needs Fashion-MNIST: apt-get install dataset-fashion-mnist", file=sys.stderr)
         return 2
@@ -117,10 +118,10 @@ def main() -> int:
     print(f"matmul 2048^3 peak: fp32 {bench.matmul_peak(torch.float32):.0f} GFLOP/s, "
           f"bf16 {bench.matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
     for name in args.model or ["resnet18"]:
-        loops = variants(name, data, args.compile)
+        loops = variants(name, data, args.compile, args.optimizer, args.batch)
         rates = in_turns(loops, args.rounds, args.steps)
-        course = rates["course loop (fp32)"]
-        print(f"\n{name}, batch {bench.BATCH}, {args.rounds} rounds of {args.steps} steps each\n")
+        course = rates["course loop (fp32, SGD)"]
+        print(f"\n{name}, batch {args.batch}, {args.rounds} rounds of {args.steps} steps each\n")
         print("| loop | training images/s | vs the course loop |\n| --- | --- | --- |")
         for label, rate in rates.items():
             print(f"| {label} | {rate:,.0f} | {rate / course:.2f}x |")
@@ -128,9 +129,14 @@ def main() -> int:
         print(f"\n{auto.choice.describe()}", flush=True)
         if not args.no_profile:
             print(f"\ntorch.profiler, {name} in {auto.choice.label} (single-pixel), 5 steps:\n")
-            print(profile_rows(name, auto.choice.precision, auto.choice.channels_last))
+            print(profile_rows(name, Candidate(auto.choice.precision, auto.choice.channels_last),
+                               args.batch))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # Ctrl-C: a benchmark writes nothing, so nothing is lost
+        print("\ninterrupted: no figures (this benchmark writes no files)", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -111,13 +111,13 @@ class BaselineLoop:
     """The course-style loop (data loading included, as a user experiences it), run in chunks
     of steps so that the two sides can take turns."""
 
-    def __init__(self, name: str, root: Path):
+    def __init__(self, name: str, root: Path, batch: int = BATCH):
         import torchvision
         from torchvision import transforms
 
         transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
         dataset = torchvision.datasets.FashionMNIST(str(root), train=True, transform=transform)
-        self.loader = DataLoader(dataset, batch_size=BATCH, shuffle=True)
+        self.loader = DataLoader(dataset, batch_size=batch, shuffle=True)
         self.batches = iter(self.loader)
         torch.manual_seed(0)
         self.model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
@@ -145,21 +145,24 @@ class TrainlabLoop:
     """trainlab's default path (TensorLoader + Runner, precision auto chosen as `trainlab train`
     chooses it: measured on this model and batch, cached per machine), in chunks of steps.
     `layout` = (precision, channels_last) forces one instead; `single_pixel=False` runs the plain
-    convolutions, `fused=False` PyTorch's default optimizer and `compile` a torch.compile mode
-    (bench_cpu_levers.py measures each lever)."""
+    convolutions, `fused=False` PyTorch's default optimizer, `optimizer` another of
+    `create_optimizer`'s and `compile` a torch.compile mode (bench_cpu_levers.py measures each
+    lever)."""
 
     def __init__(self, name: str, data, layout: tuple[str, bool] | None = None,
-                 single_pixel: bool = True, compile: str = "none", fused: bool = True):
+                 single_pixel: bool = True, compile: str = "none", fused: bool = True,
+                 optimizer: str = "sgd", batch: int = BATCH):
         torch.manual_seed(0)
         model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
-        optimizer = create_optimizer("sgd", model.parameters(), lr=0.01, momentum=0.9,
+        lr = 0.01 if optimizer == "sgd" else 0.001
+        optimizer = create_optimizer(optimizer, model.parameters(), lr=lr, momentum=0.9,
                                      fused=fused)  # fused, as `trainlab train` on a CPU
-        self.choice = None
+        self.choice, self.batch = None, batch
         if layout is None:
-            x = normalize(data.train.images[:BATCH], data.mean, data.std)
-            self.choice = choose_precision(model, x, data.train.labels[:BATCH], F.cross_entropy,
+            x = normalize(data.train.images[:batch], data.mean, data.std)
+            self.choice = choose_precision(model, x, data.train.labels[:batch], F.cross_entropy,
                                            key=f"benchmark {name} input {list(x.shape[1:])} "
-                                               f"batch {BATCH}")
+                                               f"batch {batch}")
             layout = (self.choice.precision, self.choice.channels_last)
         self.runner = Runner(model, optimizer, F.cross_entropy, Accuracy(), precision=layout[0],
                              channels_last=layout[1], progress=False, compile=compile)
@@ -170,12 +173,12 @@ class TrainlabLoop:
 
     def run(self, steps: int) -> tuple[int, float]:
         """(images, seconds) of `steps` training steps on the next images of the training set."""
-        count = steps * BATCH
+        count = steps * self.batch
         if self.offset + count > len(self.data.train):
             self.offset = 0
         chunk = self.data.train.subset(torch.arange(self.offset, self.offset + count))
         self.offset += count
-        loader = TensorLoader(chunk, BATCH, self.data.mean, self.data.std, shuffle=True,
+        loader = TensorLoader(chunk, self.batch, self.data.mean, self.data.std, shuffle=True,
                               seed=self.offset)
         images, seconds = self.runner.train_images, self.runner.train_seconds
         with contextlib.redirect_stdout(io.StringIO()):  # the Runner's course-style log lines

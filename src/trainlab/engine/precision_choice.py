@@ -27,6 +27,7 @@ import torch
 
 from .checkpoint import atomic_write
 from .device import autocast_factory, move_inputs, native_bf16, uses_convolutions
+from .optim import create_optimizer
 from .single_pixel import use_single_pixel_path
 
 MARGIN = 0.05  # a candidate must train at least 5% faster than fp32 to be chosen over it
@@ -88,25 +89,15 @@ def cache_path() -> Path:
     return Path(root) / CACHE_FILE
 
 
-def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: int = 3,
-                           give_up_after: float = float("inf"), seconds: float = 0.3,
-                           windows: int = 3) -> float:
-    """Training images/s of SGD steps on a copy of `model`, after one step that pays for
-    oneDNN's one-off kernel preparation (bf16's costs several plain steps). The steps are timed
-    in `windows` windows of at least `steps / windows` steps and `seconds / windows` seconds each
-    (at least `steps` steps in all), and the fastest window counts: a few milliseconds of steps,
-    or one window that a background process interrupted, measured the same layout up to 1.8x
-    apart on a shared 2-core machine. When the
-    step after the preparing one takes longer than `give_up_after` seconds the candidate has
-    lost anyway: that step's rate is returned without the timed windows, so a very slow layout
-    costs two steps."""
+def training_step(model, x, y, loss_fn, candidate: Candidate):
+    """A function that runs one training step (forward, loss, backward, fused SGD) of a copy of
+    `model` on (x, y), laid out and cast as the Runner runs `candidate` on the CPU."""
     trial = copy.deepcopy(model).train()
-    use_single_pixel_path(trial)  # timed as the Runner will run it on the CPU
+    use_single_pixel_path(trial)
     if candidate.channels_last:
         trial = trial.to(memory_format=torch.channels_last)
     x = move_inputs(x, torch.device("cpu"), candidate.channels_last)
-    # the fused SGD, as `trainlab train` uses on a CPU (engine/optim.py)
-    optimizer = torch.optim.SGD(trial.parameters(), lr=1e-6, momentum=0.9, fused=True)
+    optimizer = create_optimizer("sgd", trial.parameters(), lr=1e-6, fused=True)  # as training
     autocast = autocast_factory(torch.device("cpu"), candidate.precision)
 
     def step():
@@ -116,6 +107,21 @@ def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: in
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    return step
+
+
+def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: int = 3,
+                           give_up_after: float = float("inf"), seconds: float = 0.3,
+                           windows: int = 3) -> float:
+    """Training images/s of `training_step`, after one step that pays for oneDNN's one-off
+    kernel preparation (bf16's costs several plain steps). The steps are timed in `windows`
+    windows of at least `steps / windows` steps and `seconds / windows` seconds each (at least
+    `steps` steps in all), and the fastest window counts: a few milliseconds of steps, or one
+    window that a background process interrupted, measured the same layout up to 1.8x apart on
+    a shared 2-core machine. When the step after the preparing one takes longer than
+    `give_up_after` seconds the candidate has lost anyway: that step's rate is returned without
+    the timed windows, so a very slow layout costs two steps."""
+    step = training_step(model, x, y, loss_fn, candidate)
     step()  # oneDNN prepares its kernels: not timed, and not a reason to give up
     started = time.perf_counter()
     step()

@@ -60,20 +60,18 @@ class SinglePixelConv2d(nn.Conv2d):
 def use_single_pixel_path(model: nn.Module) -> int:
     """Let every plain `nn.Conv2d` in `model` take the single-pixel path, in place: the modules
     keep their parameters, buffers and hooks (only their class changes). Returns how many."""
-    count = 0
-    for module in model.modules():
-        if type(module) is nn.Conv2d:
-            module.__class__ = SinglePixelConv2d
-            count += 1
-    return count
+    return switch_class(model, nn.Conv2d, SinglePixelConv2d)
 
 
 def use_plain_convolutions(model: nn.Module) -> int:
-    """Undo `use_single_pixel_path`: every `SinglePixelConv2d` becomes an `nn.Conv2d` again, in
-    place. Returns how many."""
-    count = 0
-    for module in model.modules():
-        if type(module) is SinglePixelConv2d:
-            module.__class__ = nn.Conv2d
-            count += 1
-    return count
+    """Undo `use_single_pixel_path`, in place. Returns how many modules went back."""
+    return switch_class(model, SinglePixelConv2d, nn.Conv2d)
+
+
+def switch_class(model: nn.Module, old: type, new: type) -> int:
+    """Give every module of exactly class `old` (not its subclasses, which may have their own
+    forward) the class `new`; returns how many."""
+    modules = [module for module in model.modules() if type(module) is old]
+    for module in modules:
+        module.__class__ = new
+    return len(modules)
