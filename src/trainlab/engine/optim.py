@@ -14,9 +14,10 @@ def create_optimizer(name: str, params, lr: float, momentum: float = 0.9,
     """SGD (with momentum), Adam, AdamW, Adamax or Rprop (seed 004 compares the last three).
 
     fused=True runs SGD, Adam and AdamW as one fused kernel over all parameters (the others have
-    none): the same update, up to float rounding. Training ResNet-18 on a 2-core CPU, Adam's
-    step took 11.8 ms instead of 43.5 and SGD's 7.8 instead of 9.1. The training workflow asks
-    for it on CPUs; the default stays PyTorch's, as the courses' code had it."""
+    none): the same update, up to float rounding. On a 2-core CPU ResNet-18 trained with Adam
+    at 955 images/s against 639 (`benchmarks/bench_cpu_levers.py --optimizer adam`); SGD gains
+    little. The training workflow asks for it on CPUs; the default stays PyTorch's, as the
+    courses' code had it."""
     fused_kwargs = {"fused": True} if fused else {}
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
