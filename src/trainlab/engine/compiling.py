@@ -15,6 +15,7 @@ import time
 import torch
 
 from .checkpoint import unwrap_model
+from .device import move_batch
 
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 
@@ -37,11 +38,19 @@ def training_batch_sizes(loader) -> list[int]:
     return sizes
 
 
+def first_batch(loader):
+    """The batch `loader` yields next, leaving it where it was (its shuffling and augmentation
+    numbers come from its own generator, saved and restored around the peek)."""
+    state = loader.state_dict()
+    x, y = next(iter(loader))
+    loader.load_state_dict(state)
+    return x, y
+
+
 def warm_up(runner, loader) -> float:
     """Compile the training step for `loader`'s batch shapes; returns the seconds it took.
     Loaders without a known sample shape are skipped (they compile during training)."""
-    images = getattr(loader, "images", None)
-    if images is None or not hasattr(loader, "samples_per_process"):
+    if getattr(loader, "images", None) is None or not hasattr(loader, "samples_per_process"):
         return 0.0
     model = unwrap_model(runner.model)
     saved_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -49,13 +58,14 @@ def warm_up(runner, loader) -> float:
     saved_cuda_rng = torch.cuda.get_rng_state_all() if runner.device.type == "cuda" else None
     started = time.perf_counter()
     runner.model.train()
+    # A real batch, so that the compiled graph's guards (shape, dtype and every stride, even of
+    # a size-1 channel axis) match what training feeds it; zeros of the same shape can differ in
+    # strides and make it compile again inside the timed first epoch.
+    x, y = first_batch(loader)
     for size in training_batch_sizes(loader):
-        x = torch.zeros((size, *images.shape[1:]), device=runner.device)
-        if runner.channels_last or getattr(loader, "channels_last", False):
-            x = x.contiguous(memory_format=torch.channels_last)
-        y = torch.zeros(size, dtype=torch.long, device=runner.device)
+        inputs, targets = move_batch(x[:size], y[:size], runner.device, runner.channels_last)
         with runner.autocast():
-            loss = runner.loss_fn(runner.model(x), y)
+            loss = runner.loss_fn(runner.model(inputs), targets)
         loss.backward()
     if runner.device.type == "cuda":
         torch.cuda.synchronize(runner.device)
