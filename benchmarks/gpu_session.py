@@ -52,6 +52,15 @@ BEST_CANDIDATES = [
     ("30ep-w128-cudnn-drop-last", {**TIMED, "model_options": {"widths": [128, 256, 512]}}),
     ("24ep-cudnn-drop-last-all-train", {**TIMED, "epochs": 24, "dev_fraction": 0.0}),
 ]
+# --follow-up: the second, short call of a session (3 seeds each, no screening, no throughput
+# rows, no CPU bench): CUDA graphs once they ran with the last, smaller batch too.
+FOLLOW_UP = [
+    ("fast", "12ep-graphs", {"epochs": 12, **GRAPHS}),
+    ("fast", "11ep-graphs", {"epochs": 11, **GRAPHS}),
+    ("best", "24ep-graphs-all-train", {"epochs": 24, "dev_fraction": 0.0, **GRAPHS}),
+]
+FOLLOW_UP_TESTS = ["tests/engine/test_compiling.py", "tests/engine/test_precision_choice.py",
+                   "tests/models/test_sequence_models.py", "tests/workflows/test_export.py"]
 GPU_PROCESS_CORES, PYTEST_CORES, CPU_BENCH_CORES = range(0, 8), range(0, 12), (14, 15)
 
 
@@ -95,6 +104,7 @@ def main() -> int:
     parser.add_argument("--limit-train", type=int, default=None, help="dry runs: fewer images")
     parser.add_argument("--no-pytest", action="store_true")
     parser.add_argument("--no-cpu-bench", action="store_true")
+    parser.add_argument("--follow-up", action="store_true", help="FOLLOW_UP runs, FOLLOW_UP_TESTS")
     args = parser.parse_args()
     started = time.perf_counter()
     left = lambda budget: budget - (time.perf_counter() - started)
@@ -121,7 +131,7 @@ def main() -> int:
     host, has_amx = host_cpu()
     log("host CPU:", host)
     children = {}
-    if has_amx and not args.no_cpu_bench:
+    if has_amx and not (args.no_cpu_bench or args.follow_up):
         # From the start, on two cores of their own (this process keeps to others): a 2-thread
         # CPU run leaves the launch-bound GPU timings alone, and it needs minutes.
         os.sched_setaffinity(0, [c for c in GPU_PROCESS_CORES if c < (os.cpu_count() or 1)])
@@ -142,9 +152,10 @@ def main() -> int:
     results["pinned_path_equal"] = [a.resident, b.resident, same]
     log("resident / pinned loaders give equal batches:", results["pinned_path_equal"])
 
-    results["throughput"] = bench_gpu.throughput_rows(
-        data, lambda name, batch: max(3, args.images // batch), compile_modes=("none",))
-    save()
+    if not args.follow_up:
+        results["throughput"] = bench_gpu.throughput_rows(
+            data, lambda name, batch: max(3, args.images // batch), compile_modes=("none",))
+        save()
 
     def screen(recipe, label, overrides, seeds=(0,)):
         """Runs of `recipe` with `overrides`, logged as a table row; None when out of time."""
@@ -174,7 +185,10 @@ def main() -> int:
                 log(bench_gpu.describe_runs(f"**{recipe}/{label} seeds 0-2** {overrides}",
                                             [*first, *more]))
 
-    for recipe, candidates in (("fast", FAST_CANDIDATES), ("best", BEST_CANDIDATES)):
+    for recipe, label, overrides in FOLLOW_UP if args.follow_up else ():
+        screen(recipe, label, overrides, seeds=(0, 1, 2))
+    for recipe, candidates in () if args.follow_up else (("fast", FAST_CANDIDATES),
+                                                          ("best", BEST_CANDIDATES)):
         screened = []
         for label, overrides in candidates:
             runs = screen(recipe, label, overrides)
@@ -187,7 +201,8 @@ def main() -> int:
         xdist = importlib.util.find_spec("xdist") is not None
         children["pytest"] = start_pinned(
             [sys.executable, "-m", "pytest", "-q", "-m", "not integration", "-p",
-             "no:cacheprovider", *(["-n", "6"] if xdist else [])],
+             "no:cacheprovider", *(["-n", "6"] if xdist else []),
+             *(FOLLOW_UP_TESTS if args.follow_up else [])],
             out / "pytest.log", PYTEST_CORES, {"OMP_NUM_THREADS": "2"})
     log(f"untimed part: {', '.join(children) or 'nothing'}, {left(args.budget):.0f} s left")
     for name, process in children.items():

@@ -118,7 +118,7 @@ def test_measuring_leaves_the_random_state_alone(tmp_path):
 
 def test_training_with_auto_records_the_choice_and_forced_precision_skips_it(tmp_path):
     common = dict(data="digits", model="mlp", model_options={"hidden": [8]}, epochs=1,
-                  batch_size=64, limit_train=256, log_steps=0)
+                  batch_size=64, limit_train=256, log_steps=0, device="cpu")  # a CPU's choice
     lines = []
     auto = train(build_config(None, out=str(tmp_path / "auto"), **common), echo=lines.append)
     choice = auto.results["precision_choice"]

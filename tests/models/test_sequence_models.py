@@ -62,7 +62,7 @@ def test_clip_grad_norm_bounds_every_step(tmp_path):
     before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     runner = Runner(model, optimizer, loss_function("regression"), clip_grad_norm=1e-3,
-                    progress=False, course_log=False)
+                    device="cpu", progress=False, course_log=False)
     x, y = torch.randn(8, 4) * 100, torch.randn(8, 1) * 100  # gradients far above 1e-3
     runner.train([(x, y)], num_epochs=1, log_steps=0, save_path=tmp_path / "model.pt")
     after = torch.cat([p.detach().flatten() for p in model.parameters()])

@@ -38,6 +38,16 @@ def training_batch_sizes(loader) -> list[int]:
     return sizes
 
 
+def begin_step(mode: str) -> None:
+    """Call before each training forward. CUDA graphs (reduce-overhead) replay into the same
+    output memory every time; marking where a step begins tells them the last step's outputs
+    (its activations, already used by its backward) may be overwritten. Without it, a run whose
+    last batch is smaller (a second graph) stopped with "accessing tensor output of CUDAGraphs
+    that has been overwritten" (one H100, torch 2.11)."""
+    if mode == "reduce-overhead":
+        torch.compiler.cudagraph_mark_step_begin()
+
+
 def first_batch(loader):
     """The batch `loader` yields next, leaving it where it was (its shuffling and augmentation
     numbers come from its own generator, saved and restored around the peek)."""
@@ -64,6 +74,7 @@ def warm_up(runner, loader) -> float:
     x, y = first_batch(loader)
     for size in training_batch_sizes(loader):
         inputs, targets = move_batch(x[:size], y[:size], runner.device, runner.channels_last)
+        begin_step(runner.compile_mode)
         with runner.autocast():
             loss = runner.loss_fn(runner.model(inputs), targets)
         loss.backward()

@@ -24,7 +24,7 @@ import torch
 
 from . import distributed
 from .checkpoint import load_state_dict, save_state_dict, unwrap_model
-from .compiling import compile_model, warm_up
+from .compiling import begin_step, compile_model, warm_up
 from .device import (
     autocast_factory,
     move_batch,
@@ -147,6 +147,7 @@ class Runner:
             for X, y in self._progress(train_loader, epoch, num_epochs):
                 step = self.global_step
                 X, y = move_batch(X, y, self.device, self.channels_last)
+                begin_step(self.compile_mode)
                 with self.autocast():
                     logits = self.model(X)
                     loss = self.loss_fn(logits, y)

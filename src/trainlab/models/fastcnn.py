@@ -24,10 +24,12 @@ class GlobalMaxPool(nn.Module):
     Under --deterministic it uses `amax`, whose backward has a deterministic CUDA version
     (adaptive max-pooling's has none). Otherwise adaptive max-pooling: its backward follows the
     saved argmax, where amax's compares values again, which under torch.compile on a GPU gave
-    NaN gradients in bf16 (one H200, torch 2.11)."""
+    NaN gradients in bf16 (one H200, torch 2.11). `amax` also while exporting: ONNX has
+    ReduceMax, and the onnxscript beside torch 2.11 on the GPU machines could not translate
+    adaptive max-pooling."""
 
     def forward(self, x):
-        if torch.are_deterministic_algorithms_enabled():
+        if torch.are_deterministic_algorithms_enabled() or torch.compiler.is_exporting():
             return x.amax(dim=(2, 3))
         return F.adaptive_max_pool2d(x, 1).flatten(1)
 
