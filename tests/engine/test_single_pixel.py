@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from trainlab.engine import Runner
 from trainlab.engine.single_pixel import SinglePixelConv2d, use_single_pixel_path
@@ -45,13 +46,42 @@ def test_single_pixel_output_equals_the_convolution(spec, channels_last):
     plain, fast = pair(conv_args)
     assert fast.single_pixel_window(height, width) is not None  # the path really is taken
     x = torch.randn(4, conv_args[0], height, width)
-    if channels_last:
+    if channels_last:  # as the Runner lays out a model and its batches
         x = x.contiguous(memory_format=torch.channels_last)
+        plain, fast = (m.to(memory_format=torch.channels_last) for m in (plain, fast))
     for got, want in zip(outputs_and_grads(fast, x), outputs_and_grads(plain, x)):
         assert got.shape == want.shape
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     # Taps that only ever see padding get exactly zero gradient, as in the plain convolution.
     assert torch.equal(fast.weight.grad == 0, plain.weight.grad == 0)
+
+
+class RecordedCopies(TorchDispatchMode):
+    """The shapes of every tensor copied (aten copy_/clone/_to_copy) while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket in (torch.ops.aten.copy_, torch.ops.aten.clone,
+                                   torch.ops.aten._to_copy):
+            self.shapes.append(tuple(args[0].shape))
+        return func(*args, **(kwargs or {}))
+
+
+def test_channels_last_weight_gradient_is_made_in_place_not_copied_into_its_layout():
+    # ResNet-18's last stage in bf16 channels-last: PyTorch copied each [512, 512, 3, 3] weight
+    # gradient into the weight's layout, a fifth of the training step (issue 12).
+    conv = nn.Conv2d(64, 64, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+    use_single_pixel_path(conv)
+    x = torch.randn(8, 64, 1, 1).contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cpu", torch.bfloat16):
+        loss = conv(x).float().square().sum()
+    with RecordedCopies() as copies:
+        loss.backward()
+    assert conv.weight.grad.stride() == conv.weight.stride()
+    assert tuple(conv.weight.shape) not in copies.shapes, copies.shapes
 
 
 def test_single_pixel_under_bf16_autocast_matches_within_bf16_rounding():
@@ -61,6 +91,19 @@ def test_single_pixel_under_bf16_autocast_matches_within_bf16_rounding():
         got, want = fast(x), plain(x)
     assert got.dtype == want.dtype == torch.bfloat16
     torch.testing.assert_close(got.float(), want.float(), rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("spec", SINGLE_PIXEL[:3])
+def test_single_pixel_gradients_under_bf16_autocast_match_within_bf16_rounding(spec):
+    *conv_args, height, width = spec
+    plain, fast = (m.to(memory_format=torch.channels_last) for m in pair(conv_args))
+    x = torch.randn(8, conv_args[0], height, width).contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cpu", torch.bfloat16):
+        got, want = outputs_and_grads(fast, x), outputs_and_grads(plain, x)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        torch.testing.assert_close(g.float(), w.float(), rtol=3e-2, atol=3e-2)
+    assert torch.equal(fast.weight.grad == 0, plain.weight.grad == 0)
 
 
 @pytest.mark.parametrize("spec", [(8, 6, 3, 1, 1, 4, 4), (8, 6, 3, 2, 1, 3, 3),

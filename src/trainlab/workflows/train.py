@@ -242,6 +242,12 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
                                 drop_last=config.drop_last, rank=distributed.rank(),
                                 world_size=distributed.world_size())
     avoid_single_image_batch(train_loader, model, echo)
+    if config.compile == "reduce-overhead" and device.type == "cuda" and not train_loader.drop_last \
+            and train_loader.samples_per_process % train_loader.batch_size:
+        echo("note: CUDA graphs (--compile reduce-overhead) were measured with --drop-last "
+             "(one batch shape); with a smaller last batch they stopped on torch 2.11 with "
+             "'accessing tensor output of CUDAGraphs that has been overwritten'. If this run "
+             "stops so, add --drop-last.")
     has_dev = len(data.dev) > 0
     dev_loader = TensorLoader(data.dev, config.eval_batch_size, data.mean, data.std, device=device)
     test_loader = TensorLoader(data.test, config.eval_batch_size, data.mean, data.std,
