@@ -6,13 +6,13 @@ GPU visible (pytest-xdist when installed). When the host CPU has AMX, `make benc
 `make bench-levers`' CPU figures run from the start on two cores of their own with the GPU
 hidden (issue 12's acceptance machine is a 2-core Xeon with AMX; a GPU host may be one).
 
-The recipe candidates follow from what the sessions of 2026-11-24/25 (one H200) measured:
-`fast` (fastcnn 24-48-96, batch 1024) keeps the GPU busy only part of each 4 ms step, which
-launches about 120 small kernels, so CUDA graphs (--compile reduce-overhead, never measured
-yet) lead its list; 12 epochs gave 0.9329 in 2.79 s eager. `best` (96-192-384, batch 512)
-gave 0.9481 in 14.4 s with cuDNN's algorithm timing off; timing on made its epochs 0.29 s
-instead of 0.42-0.59 s, and --drop-last removes most of the timing's one-off cost. Each
-candidate is screened on seed 0; the two most accurate inside the time goal run seeds 1 and 2.
+The recipe candidates follow from what the sessions of 2026-11-24/25 (one H200) measured, and
+the session of 2026-11-26 (one H100, benchmarks/RESULTS.md) ran them: CUDA graphs
+(--compile reduce-overhead) with --drop-last gave fast 0.9323 in 2.24 s (eager 3.16 s) and best
+0.9473 in 11.0 s (eager 18.0 s); with a smaller last batch they stopped. `--follow-up` is the
+next session's short check: the same runs without --drop-last (the warm-up's gradient fix),
+3 seeds each, and the test files that had failed on the GPU. Each screened candidate runs seed
+0; the two most accurate inside the time goal then run seeds 1 and 2.
 Every figure goes to OUT_DIR/session.log and results.json as soon as it exists, and each part
 stops before the time budget (`--budget` seconds) runs out.
 BENCH_DEVICE=cpu python benchmarks/gpu_session.py /tmp/dry --limit-train 2000 is the dry run.
@@ -52,8 +52,9 @@ BEST_CANDIDATES = [
     ("30ep-w128-cudnn-drop-last", {**TIMED, "model_options": {"widths": [128, 256, 512]}}),
     ("24ep-cudnn-drop-last-all-train", {**TIMED, "epochs": 24, "dev_fraction": 0.0}),
 ]
-# --follow-up: the second, short call of a session (3 seeds each, no screening, no throughput
-# rows, no CPU bench): CUDA graphs once they ran with the last, smaller batch too.
+# --follow-up: a short call (3 seeds each, no screening, no throughput rows, no CPU bench):
+# CUDA graphs with the last, smaller batch, which stopped on 2026-11-26 before the warm-up
+# cleared gradients between shapes.
 FOLLOW_UP = [
     ("fast", "12ep-graphs", {"epochs": 12, **GRAPHS}),
     ("fast", "11ep-graphs", {"epochs": 11, **GRAPHS}),

@@ -247,7 +247,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
         echo("note: CUDA graphs (--compile reduce-overhead) were measured with --drop-last "
              "(one batch shape); with a smaller last batch they stopped on torch 2.11 with "
              "'accessing tensor output of CUDAGraphs that has been overwritten'. If this run "
-             "stops so, add --drop-last.")
+             "stops with that message, add --drop-last.")
     has_dev = len(data.dev) > 0
     dev_loader = TensorLoader(data.dev, config.eval_batch_size, data.mean, data.std, device=device)
     test_loader = TensorLoader(data.test, config.eval_batch_size, data.mean, data.std,
