@@ -35,6 +35,32 @@ def test_resume_mid_epoch_gives_the_same_batches():
         assert torch.equal(ours, theirs)
 
 
+def test_peek_leaves_fresh_mid_epoch_and_resumed_loaders_where_they_were():
+    # --compile's warm-up peeks at a batch before training, also right after a resume
+    reference = loader()
+    [x for x, _ in reference]  # epoch 1
+    second_epoch = [x for x, _ in reference]
+
+    fresh = loader()
+    assert fresh.peek()[0].shape == (8, 1, 8, 8)
+    [x for x, _ in fresh]  # epoch 1, after the peek
+    assert all(torch.equal(a, b) for (a, _), b in zip(fresh, second_epoch))
+
+    stopped = loader()
+    [x for x, _ in stopped]
+    epoch_two = iter(stopped)
+    taken = [next(epoch_two)[0] for _ in range(2)]
+    state = stopped.state_dict()
+    resumed = loader(seed=999)
+    resumed.load_state_dict(state)
+    peeked = resumed.peek()[0]
+    assert peeked.shape == (8, 1, 8, 8)
+    rest = [x for x, _ in resumed]  # batches 3-5 of epoch 2, as without the peek
+    assert len(taken) + len(rest) == len(second_epoch)
+    assert all(torch.equal(a, b) for a, b in zip(taken + rest, second_epoch))
+    assert loader(drop_last=True, batch_size=64).peek() is None  # 40 images: no batch at all
+
+
 def test_processes_together_see_one_process_batches_with_their_augmentation():
     single = list(loader(batch_size=8))
     ranks = [list(loader(batch_size=4, rank=r, world_size=2)) for r in range(2)]

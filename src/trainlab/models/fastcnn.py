@@ -24,12 +24,15 @@ class GlobalMaxPool(nn.Module):
     Under --deterministic it uses `amax`, whose backward has a deterministic CUDA version
     (adaptive max-pooling's has none). Otherwise adaptive max-pooling: its backward follows the
     saved argmax, where amax's compares values again, which under torch.compile on a GPU gave
-    NaN gradients in bf16 (one H200, torch 2.11). `amax` also while exporting: ONNX has
-    ReduceMax, and the onnxscript beside torch 2.11 on the GPU machines could not translate
-    adaptive max-pooling."""
+    NaN gradients in bf16 (one H200, torch 2.11). `amax` also in ONNX export, which sets
+    `for_onnx` (workflows/export.py): ONNX has ReduceMax, and the onnxscript beside torch 2.11 on
+    the GPU machines could not translate adaptive max-pooling. (`torch.compiler.is_exporting()`
+    would not do: torch.compile folds it to True before torch 2.12, and torch < 2.7 lacks it.)"""
+
+    for_onnx = False
 
     def forward(self, x):
-        if torch.are_deterministic_algorithms_enabled() or torch.compiler.is_exporting():
+        if self.for_onnx or torch.are_deterministic_algorithms_enabled():
             return x.amax(dim=(2, 3))
         return F.adaptive_max_pool2d(x, 1).flatten(1)
 

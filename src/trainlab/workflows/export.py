@@ -85,8 +85,10 @@ def require_onnx_packages() -> None:
 
 
 def write_onnx(model, example: torch.Tensor, path: Path) -> str:
-    """torch.onnx.export with the dynamo exporter, batch dimension dynamic."""
+    """torch.onnx.export with the dynamo exporter, batch dimension dynamic. Modules with a
+    `for_onnx` attribute (fastcnn's global max-pool) compute the ONNX-friendly way meanwhile."""
     batch = torch.export.Dim("batch", min=1, max=65536)
+    onnx_aware = [m for m in model.modules() if hasattr(m, "for_onnx")]
 
     def export(temporary):
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
@@ -95,7 +97,13 @@ def write_onnx(model, example: torch.Tensor, path: Path) -> str:
                               dynamic_shapes=({0: batch},), input_names=["images"],
                               output_names=["logits"], external_data=False)
 
-    atomic_write(path, export)
+    for module in onnx_aware:
+        module.for_onnx = True
+    try:
+        atomic_write(path, export)
+    finally:
+        for module in onnx_aware:
+            module.for_onnx = False
     return ""
 
 
