@@ -195,3 +195,19 @@ def test_resume_of_a_run_killed_before_any_checkpoint_starts_it_again(setup):
     assert resumed.returncode == 0, resumed.stderr
     assert "has no resume checkpoint yet" in resumed.stdout
     assert_same_run(run, reference)
+
+
+def test_compiled_run_killed_mid_epoch_resumes_exactly(setup):
+    # --compile's warm-up looks at a batch before training: after a resume it must leave the
+    # loader mid-epoch, where the killed run stopped (it once restarted the epoch).
+    root, data, _ = setup
+    args = [*ARGS[:ARGS.index("--epochs")], "--epochs", "2", *ARGS[ARGS.index("--epochs") + 2:],
+            "--compile"]
+    reference = root / "compiled-reference"
+    assert trainlab("train", *data, *args, "--out", str(reference)).returncode == 0
+    run = root / "compiled-killed"
+    killed = trainlab("train", *data, *args, "--out", str(run), fault="kill-at-step:26")
+    assert killed.returncode == -signal.SIGKILL
+    resumed = trainlab("train", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(run, reference)
