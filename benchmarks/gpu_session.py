@@ -3,8 +3,9 @@
 Timed work first, on an otherwise idle GPU: the loader check, the throughput rows (trainlab
 against the raw loop), then the recipes. Then, untimed, the offline test suite with the
 GPU visible (pytest-xdist when installed). When the host CPU has AMX, `make bench`'s and
-`make bench-levers`' CPU figures run from the start on two cores of their own with the GPU
-hidden (issue 12's acceptance machine is a 2-core Xeon with AMX; a GPU host may be one).
+`make bench-levers`' CPU figures and a `--recipe fast` CPU run start at once on two cores of
+their own with the GPU hidden (issue 12's acceptance machine is a 2-core Xeon with AMX; a GPU
+host may be one).
 
 The recipe candidates follow from what the sessions of 2026-11-24/25 (one H200) measured, and
 the session of 2026-11-26 (one H100, benchmarks/RESULTS.md) ran them: CUDA graphs
@@ -136,7 +137,11 @@ def main() -> int:
         # From the start, on two cores of their own (this process keeps to others): a 2-thread
         # CPU run leaves the launch-bound GPU timings alone, and it needs minutes.
         os.sched_setaffinity(0, [c for c in GPU_PROCESS_CORES if c < (os.cpu_count() or 1)])
+        # make bench, then issue 12's item 2 (--recipe fast within 90 s), then the levers
+        fast_run = Path("/tmp/trainlab-cpu-fast")
         bench = f"{sys.executable} {HERE / 'bench_training.py'}; " \
+                f"rm -rf {fast_run}; {sys.executable} -m trainlab train --recipe fast " \
+                f"--data fashion-mnist --device cpu --log-steps 0 --out {fast_run}; " \
                 f"{sys.executable} {HERE / 'bench_cpu_levers.py'} --rounds 4"
         children["cpu bench"] = start_pinned(["bash", "-c", bench], out / "cpu-bench.log",
                                              CPU_BENCH_CORES,
