@@ -200,3 +200,14 @@ def test_plain_convolutions_come_back_for_torchscript():
     scripted = torch.jit.script(model)
     x = torch.randn(2, 1, 5, 5)
     assert torch.equal(scripted(x), model(x))
+
+
+def test_single_pixel_path_compiles_in_one_graph_with_the_same_gradients():
+    # --compile on a CPU traces InImageTaps (ResNet-18's last stage); fullgraph: no break
+    plain, fast = pair((8, 6, 3, 1, 1))
+    x = torch.randn(4, 8, 1, 1)
+    torch._dynamo.reset()
+    compiled = torch.compile(fast, fullgraph=True, backend="aot_eager")
+    for got, want in zip(outputs_and_grads(compiled, x), outputs_and_grads(plain, x)):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    torch._dynamo.reset()
