@@ -26,8 +26,8 @@ class GlobalMaxPool(nn.Module):
     saved argmax, where amax's compares values again, which under torch.compile on a GPU gave
     NaN gradients in bf16 (one H200, torch 2.11). `amax` also in ONNX export, which sets
     `for_onnx` (workflows/export.py): ONNX has ReduceMax, and the onnxscript beside torch 2.11 on
-    the GPU machines could not translate adaptive max-pooling. (`torch.compiler.is_exporting()`
-    would not do: torch.compile folds it to True before torch 2.12, and torch < 2.7 lacks it.)"""
+    the GPU machines could not translate adaptive max-pooling. (Not `torch.compiler.is_exporting()`:
+    older torch lacks it, and torch.compile could fold it to True, pytorch/pytorch#176347.)"""
 
     for_onnx = False
 
