@@ -13,6 +13,7 @@ Then torch.profiler's top rows for one training step in the layout `--precision 
     make bench-levers                        # ResNet-18, about 2 minutes on 2 cores
     python benchmarks/bench_cpu_levers.py --model fastcnn --compile
     python benchmarks/bench_cpu_levers.py --optimizer adam --batch 128 --no-profile
+    python benchmarks/bench_cpu_levers.py --rounds 1 --by-shape  # which tensors the time goes to
 
 The figures decide which levers trainlab uses on a CPU kind (issue 12); run it on each kind.
 """
@@ -73,9 +74,11 @@ def in_turns(loops: dict, rounds: int, steps: int) -> dict:
     return {label: images / seconds for label, (images, seconds) in totals.items()}
 
 
-def profile_rows(name: str, candidate: Candidate, batch: int, rows: int = 12) -> str:
+def profile_rows(name: str, candidate: Candidate, batch: int, rows: int = 12,
+                 by_shape: bool = False) -> str:
     """torch.profiler's top rows (self CPU time) over five training steps of `name`, laid out
-    as the Runner lays it out on this CPU (the calibration's own training step)."""
+    as the Runner lays it out on this CPU (the calibration's own training step); by_shape:
+    one row per operator and input shapes (which tensors the copies are, say)."""
     from torch.profiler import ProfilerActivity, profile
 
     torch.manual_seed(0)
@@ -84,11 +87,12 @@ def profile_rows(name: str, candidate: Candidate, batch: int, rows: int = 12) ->
                          F.cross_entropy, candidate)
     for _ in range(3):
         step()
-    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=by_shape) as profiler:
         for _ in range(5):
             step()
-    return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows,
-                                         max_name_column_width=40)
+    return profiler.key_averages(group_by_input_shape=by_shape).table(
+        sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=40,
+        max_shapes_column_width=60)
 
 
 def main() -> int:
@@ -101,6 +105,8 @@ def main() -> int:
                         help="trainlab's optimizer (the course loop keeps SGD)")
     parser.add_argument("--batch", type=int, default=bench.BATCH, help="batch size, both sides")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--by-shape", action="store_true",
+                        help="profile rows per operator and input shapes")
     args = parser.parse_args()
     for flag in ("rounds", "steps", "batch"):
         if getattr(args, flag) < 1:
@@ -130,7 +136,7 @@ def main() -> int:
         if not args.no_profile:
             print(f"\ntorch.profiler, {name} in {auto.choice.label} (single-pixel), 5 steps:\n")
             print(profile_rows(name, Candidate(auto.choice.precision, auto.choice.channels_last),
-                               args.batch))
+                               args.batch, by_shape=args.by_shape))
     return 0
 
 

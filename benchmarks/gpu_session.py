@@ -127,6 +127,9 @@ def main() -> int:
     import bench_gpu
     import torch
 
+    if bench_gpu.DEVICE.type == "cuda" and not torch.cuda.is_available():
+        parser.error("no CUDA GPU here; BENCH_DEVICE=cpu runs the same script as a dry run")
+
     from trainlab.data import TensorLoader, create_dataset
 
     log("GPU:", bench_gpu.gpu_name())
@@ -222,4 +225,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # Ctrl-C: what was measured is already in OUT_DIR
+        print("\ninterrupted: the figures so far are in OUT_DIR/session.log and results.json",
+              file=sys.stderr)
+        raise SystemExit(130) from None

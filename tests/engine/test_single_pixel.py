@@ -84,7 +84,7 @@ def test_channels_last_weight_gradient_is_made_in_place_not_copied_into_its_layo
 
 
 def test_frozen_weights_no_bias_and_bf16_inputs_get_the_gradients_they_ask_for():
-    plain, fast = pair((8, 6, 3, 1, 1))
+    plain, fast = (m.to(memory_format=torch.channels_last) for m in pair((8, 6, 3, 1, 1)))
     for conv in (plain, fast):
         conv.bias = None
         conv.weight.requires_grad_(False)  # a frozen layer: only the input's gradient
@@ -204,8 +204,8 @@ def test_plain_convolutions_come_back_for_torchscript():
 
 def test_single_pixel_path_compiles_in_one_graph_with_the_same_gradients():
     # --compile on a CPU traces InImageTaps (ResNet-18's last stage); fullgraph: no break
-    plain, fast = pair((8, 6, 3, 1, 1))
-    x = torch.randn(4, 8, 1, 1)
+    plain, fast = (m.to(memory_format=torch.channels_last) for m in pair((8, 6, 3, 1, 1)))
+    x = torch.randn(4, 8, 1, 1).contiguous(memory_format=torch.channels_last)
     torch._dynamo.reset()
     compiled = torch.compile(fast, fullgraph=True, backend="aot_eager")
     for got, want in zip(outputs_and_grads(compiled, x), outputs_and_grads(plain, x)):

@@ -52,10 +52,9 @@ def begin_step(mode: str) -> None:
 
 def warm_up(runner, loader) -> float:
     """Compile the training step for `loader`'s batch shapes; returns the seconds it took.
-    Loaders without a known sample shape are skipped (they compile during training)."""
-    if getattr(loader, "images", None) is None or not hasattr(loader, "peek"):
-        return 0.0
-    batch = loader.peek()
+    Loaders that cannot show a batch beforehand (no `peek`) are skipped: they compile during
+    training."""
+    batch = loader.peek() if hasattr(loader, "peek") else None
     if batch is None:
         return 0.0
     model = unwrap_model(runner.model)

@@ -22,6 +22,7 @@ from ..data import TensorLoader, record_splits
 from ..data.transforms import normalize, scale_and_shift
 from ..engine import Runner, distributed, resolve_device
 from ..engine.checkpoint import WriteError, remove_temporary_files
+from ..engine.compiling import training_batch_sizes
 from ..engine.precision_choice import choose_precision
 from ..engine.runner import NonFiniteLossError
 from ..engine.tasks import create_metric, loss_function
@@ -242,8 +243,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
                                 drop_last=config.drop_last, rank=distributed.rank(),
                                 world_size=distributed.world_size())
     avoid_single_image_batch(train_loader, model, echo)
-    if config.compile == "reduce-overhead" and device.type == "cuda" and not train_loader.drop_last \
-            and train_loader.samples_per_process % train_loader.batch_size:
+    if config.compile == "reduce-overhead" and device.type == "cuda" \
+            and len(training_batch_sizes(train_loader)) > 1:
         echo("note: CUDA graphs (--compile reduce-overhead) were measured with --drop-last "
              "(one batch shape); with a smaller last batch they stopped on torch 2.11 with "
              "'accessing tensor output of CUDAGraphs that has been overwritten'. If this run "
