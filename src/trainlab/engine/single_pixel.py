@@ -9,12 +9,13 @@ pixel it is a matrix multiplication over the input pixels its window covers, so 
 order); the gradient of the taps that only ever saw padding is exactly zero, as before. Any other
 shape runs the ordinary convolution.
 
-The Runner applies this on the CPU (`use_single_pixel_path`), to the model it is given and in
-place, as it converts that model to channels-last: the parameters and state dict stay those of
-`nn.Conv2d`, so checkpoints and exports hold the course's model, and `create_model` still builds
-plain convolutions. `use_plain_convolutions` switches a model back (before `torch.jit.script`,
-which cannot compile this class). On a GPU it has not been measured, so inputs on any other
-device than the CPU, unbatched inputs and empty batches run the ordinary convolution.
+The Runner applies this on the CPU (`use_single_pixel_path`) to planar models, in place (with
+channels-last, `trainlab demo` in bf16 lost accuracy with it: 0.964 against 0.983): the
+parameters and state dict stay those of `nn.Conv2d`, so checkpoints and exports hold the
+course's model, and `create_model` still builds plain convolutions. `use_plain_convolutions`
+switches a model back (before `torch.jit.script`, which cannot compile this class). On a GPU
+it has not been measured, so inputs on any other device than the CPU, unbatched inputs and empty
+batches run the ordinary convolution.
 """
 from __future__ import annotations
 
