@@ -40,7 +40,7 @@ from trainlab.data.torchvision_sets import DEBIAN_FASHION_MNIST
 from trainlab.data.transforms import normalize
 from trainlab.engine import Accuracy, Runner, create_optimizer
 from trainlab.engine.precision_choice import choose_precision, cpu_name
-from trainlab.engine.single_pixel import use_plain_convolutions, use_single_pixel_path
+from trainlab.engine.single_pixel import use_plain_convolutions
 from trainlab.models import create_model
 
 HERE = Path(__file__).parent
@@ -168,8 +168,6 @@ class TrainlabLoop:
                              channels_last=layout[1], progress=False, compile=compile)
         if not single_pixel:  # back to the plain class (the Runner switched it on the CPU)
             use_plain_convolutions(model)
-        elif layout[1]:  # the Runner keeps channels-last plain; the lever is measured anyway
-            use_single_pixel_path(model)
         self.data, self.offset = data, 0
         self.run(5)  # warm-up, not counted
 

@@ -34,7 +34,7 @@ MARGIN = 0.05  # a candidate must train at least 5% faster than fp32 to be chose
 CACHE_FILE = "precision-choices.json"
 # Part of the cache key: answers timed before the Runner's single-pixel convolutions, the fused
 # optimizer and the timing windows (each changes which candidate wins) are measured again.
-CALIBRATION = ("single-pixel convs planar only, fused SGD, timed windows after a preparing "
+CALIBRATION = ("single-pixel convs in every layout, fused SGD, timed windows after a preparing "
                "step")
 
 
@@ -94,8 +94,7 @@ def training_step(model, x, y, loss_fn, candidate: Candidate):
     """A function that runs one training step (forward, loss, backward, fused SGD) of a copy of
     `model` on (x, y), laid out and cast as the Runner runs `candidate` on the CPU."""
     trial = copy.deepcopy(model).train()
-    if not candidate.channels_last:  # as the Runner: single-pixel convolutions planar only
-        use_single_pixel_path(trial)
+    use_single_pixel_path(trial)  # as the Runner on a CPU
     if candidate.channels_last:
         trial = trial.to(memory_format=torch.channels_last)
     x = move_inputs(x, torch.device("cpu"), candidate.channels_last)

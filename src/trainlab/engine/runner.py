@@ -52,10 +52,8 @@ class Runner:
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         # Convolutions with a one-pixel output (ResNet-18's last stage on 28x28 images) skip the
-        # padding's zeros: same result, measured faster on CPUs (engine/single_pixel.py). Not
-        # with channels-last: `trainlab demo` in bf16 channels-last then reached only 0.964 and
-        # 0.969 test accuracy (seeds 0, 1), against 0.983 without it and 0.997 planar with it.
-        if self.device.type == "cpu" and not channels_last:
+        # padding's zeros: same result, measured faster on CPUs (engine/single_pixel.py).
+        if self.device.type == "cpu":
             use_single_pixel_path(model)
         # Under torchrun the model is wrapped in DistributedDataParallel; checkpoints are always
         # saved from the plain module inside (`unwrap_model`).

@@ -9,8 +9,7 @@ pixel it is a matrix multiplication over the input pixels its window covers, so 
 order); the gradient of the taps that only ever saw padding is exactly zero, as before. Any other
 shape runs the ordinary convolution.
 
-The Runner applies this on the CPU (`use_single_pixel_path`) to planar models, in place (with
-channels-last, `trainlab demo` in bf16 lost accuracy with it: 0.964 against 0.983): the
+The Runner applies this on the CPU (`use_single_pixel_path`), in place, in either layout: the
 parameters and state dict stay those of `nn.Conv2d`, so checkpoints and exports hold the
 course's model, and `create_model` still builds plain convolutions. `use_plain_convolutions`
 switches a model back (before `torch.jit.script`, which cannot compile this class). On a GPU
