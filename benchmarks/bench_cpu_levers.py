@@ -6,7 +6,9 @@ bench_training.py: a few steps each, round after round, in alternating order, so
 machine's changing speed falls on all of them alike. The variants: fp32 / bf16 autocast, each
 with and without channels-last, each with and without the single-pixel convolutions
 (engine/single_pixel.py), all with the fused optimizer `trainlab train` uses on a CPU (SGD, or
-`--optimizer adam|adamw`); the auto-chosen layout with PyTorch's default (for-loop) optimizer;
+`--optimizer adam|adamw`; without weight decay it steps only the single-pixel convolutions'
+in-image taps, engine/tap_trimming.py); the auto-chosen layout with PyTorch's default (for-loop)
+optimizer, and with whole kernels stepped;
 with --compile also the auto-chosen layout under torch.compile (its compile time printed apart).
 Then torch.profiler's top rows for one training step in the layout `--precision auto` chose.
 
@@ -45,6 +47,8 @@ def variants(name: str, data, with_compile: bool, optimizer: str, batch: int) ->
     layout = (auto.choice.precision, auto.choice.channels_last)
     loops[f"trainlab {auto.choice.label} single-pixel, for-loop {optimizer} (not fused)"] = \
         bench.TrainlabLoop(name, data, layout, fused=False, **common)
+    loops[f"trainlab {auto.choice.label} single-pixel, whole kernels stepped (taps not trimmed)"] = \
+        bench.TrainlabLoop(name, data, layout, trim_taps=False, **common)
     precisions = ("fp32", "bf16") if native_bf16(torch.device("cpu")) else ("fp32",)
     for precision in precisions:
         for channels_last in (False, True):
@@ -84,7 +88,7 @@ def profile_rows(name: str, candidate: Candidate, batch: int, rows: int = 12,
     torch.manual_seed(0)
     model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
     step = training_step(model, torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,)),
-                         F.cross_entropy, candidate)
+                         F.cross_entropy, candidate, trim_taps=True)  # SGD without weight decay
     for _ in range(3):
         step()
     with profile(activities=[ProfilerActivity.CPU], record_shapes=by_shape) as profiler:

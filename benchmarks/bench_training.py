@@ -41,6 +41,7 @@ from trainlab.data.transforms import normalize
 from trainlab.engine import Accuracy, Runner, create_optimizer
 from trainlab.engine.precision_choice import choose_precision, cpu_name
 from trainlab.engine.single_pixel import use_plain_convolutions
+from trainlab.engine.tap_trimming import trims_taps
 from trainlab.models import create_model
 
 HERE = Path(__file__).parent
@@ -146,12 +147,12 @@ class TrainlabLoop:
     chooses it: measured on this model and batch, cached per machine), in chunks of steps.
     `layout` = (precision, channels_last) forces one instead; `single_pixel=False` runs the plain
     convolutions, `fused=False` PyTorch's default optimizer, `optimizer` another of
-    `create_optimizer`'s and `compile` a torch.compile mode (bench_cpu_levers.py measures each
-    lever)."""
+    `create_optimizer`'s, `compile` a torch.compile mode and `trim_taps=False` steps whole
+    kernels (engine/tap_trimming.py; bench_cpu_levers.py measures each lever)."""
 
     def __init__(self, name: str, data, layout: tuple[str, bool] | None = None,
                  single_pixel: bool = True, compile: str = "none", fused: bool = True,
-                 optimizer: str = "sgd", batch: int = BATCH):
+                 optimizer: str = "sgd", batch: int = BATCH, trim_taps: bool = True):
         torch.manual_seed(0)
         model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
         lr = 0.01 if optimizer == "sgd" else 0.001
@@ -160,12 +161,14 @@ class TrainlabLoop:
         self.choice, self.batch = None, batch
         if layout is None:
             x = normalize(data.train.images[:batch], data.mean, data.std)
+            trims = trim_taps and trims_taps(optimizer, torch.device("cpu"), compile)
             self.choice = choose_precision(model, x, data.train.labels[:batch], F.cross_entropy,
                                            key=f"benchmark {name} input {list(x.shape[1:])} "
-                                               f"batch {batch}")
+                                               f"batch {batch}", trim_taps=trims)
             layout = (self.choice.precision, self.choice.channels_last)
         self.runner = Runner(model, optimizer, F.cross_entropy, Accuracy(), precision=layout[0],
-                             channels_last=layout[1], progress=False, compile=compile)
+                             channels_last=layout[1], progress=False, compile=compile,
+                             trim_taps=trim_taps)
         if not single_pixel:  # back to the plain class (the Runner switched it on the CPU)
             use_plain_convolutions(model)
         self.data, self.offset = data, 0

@@ -211,3 +211,22 @@ def test_compiled_run_killed_mid_epoch_resumes_exactly(setup):
     resumed = trainlab("train", "--resume", str(run))
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(run, reference)
+
+
+def test_run_with_trimmed_taps_killed_mid_epoch_resumes_exactly(setup):
+    # ResNet-18 on 12x12 images: its last two stages see one pixel, and without weight decay the
+    # optimizer steps only their kernels' in-image taps (engine/tap_trimming.py). A resumed run
+    # trims at its first step again and must continue exactly.
+    root, data, _ = setup
+    args = ["--device", "cpu", "--model", "resnet18", "--epochs", "2", "--batch-size", "8",
+            "--weight-decay", "0", "--log-steps", "5", "--checkpoint-steps", "4", "--seed", "1"]
+    reference = root / "trimmed-reference"
+    assert trainlab("train", *data, *args, "--out", str(reference)).returncode == 0
+    skipped = json.loads((reference / "results.json").read_text())["padding_only_weights_not_stepped"]
+    assert skipped > 5_000_000  # of its 11.2 million weights
+    run = root / "trimmed-killed"
+    killed = trainlab("train", *data, *args, "--out", str(run), fault="kill-at-step:14")
+    assert killed.returncode == -signal.SIGKILL
+    resumed = trainlab("train", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(run, reference)

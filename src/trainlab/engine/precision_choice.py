@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import math
 import os
@@ -29,13 +30,14 @@ from .checkpoint import atomic_write
 from .device import autocast_factory, move_inputs, native_bf16, uses_convolutions
 from .optim import create_optimizer
 from .single_pixel import use_single_pixel_path
+from .tap_trimming import NoTrimming, TapTrimmer
 
 MARGIN = 0.05  # a candidate must train at least 5% faster than fp32 to be chosen over it
 CACHE_FILE = "precision-choices.json"
 # Part of the cache key: answers timed before the Runner's single-pixel convolutions, the fused
 # optimizer and the timing windows (each changes which candidate wins) are measured again.
 CALIBRATION = ("single-pixel convs in every layout, fused SGD, timed windows after a preparing "
-               "step")
+               "step, taps trimmed where the optimizer allows")
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,11 @@ def cache_path() -> Path:
     return Path(root) / CACHE_FILE
 
 
-def training_step(model, x, y, loss_fn, candidate: Candidate):
+def training_step(model, x, y, loss_fn, candidate: Candidate, trim_taps: bool = False):
     """A function that runs one training step (forward, loss, backward, fused SGD) of a copy of
-    `model` on (x, y), laid out and cast as the Runner runs `candidate` on the CPU."""
+    `model` on (x, y), laid out and cast as the Runner runs `candidate` on the CPU; trim_taps:
+    the optimizer steps only the in-image taps of single-pixel convolutions, as the Runner does
+    for an optimizer without weight decay (engine/tap_trimming.py)."""
     trial = copy.deepcopy(model).train()
     use_single_pixel_path(trial)  # as the Runner on a CPU
     if candidate.channels_last:
@@ -101,11 +105,15 @@ def training_step(model, x, y, loss_fn, candidate: Candidate):
     optimizer = create_optimizer("sgd", trial.parameters(), lr=1e-6, fused=True)  # as training
     autocast = autocast_factory(torch.device("cpu"), candidate.precision)
 
+    trimmer = TapTrimmer(trial, optimizer) if trim_taps else NoTrimming()
+
     def step():
         with autocast():
             loss = loss_fn(trial(x), y)
         loss.backward()
+        trimmer.before_step()
         optimizer.step()
+        trimmer.after_step()
         optimizer.zero_grad(set_to_none=True)
 
     return step
@@ -113,7 +121,7 @@ def training_step(model, x, y, loss_fn, candidate: Candidate):
 
 def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: int = 3,
                            give_up_after: float = float("inf"), seconds: float = 0.3,
-                           windows: int = 3) -> float:
+                           windows: int = 3, trim_taps: bool = False) -> float:
     """Training images/s of `training_step`, after one step that pays for oneDNN's one-off
     kernel preparation (bf16's costs several plain steps). The steps are timed in `windows`
     windows of at least `steps / windows` steps and `seconds / windows` seconds each (at least
@@ -122,7 +130,7 @@ def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: in
     a shared 2-core machine. When the step after the preparing one takes longer than
     `give_up_after` seconds the candidate has lost anyway: that step's rate is returned without
     the timed windows, so a very slow layout costs two steps."""
-    step = training_step(model, x, y, loss_fn, candidate)
+    step = training_step(model, x, y, loss_fn, candidate, trim_taps)
     step()  # oneDNN prepares its kernels: not timed, and not a reason to give up
     started = time.perf_counter()
     step()
@@ -142,12 +150,15 @@ def measure_training_speed(model, x, y, loss_fn, candidate: Candidate, steps: in
 
 
 def choose_precision(model, x, y, loss_fn, key: str, measure=measure_training_speed,
-                     cache: Path | None = None) -> PrecisionChoice:
+                     cache: Path | None = None, trim_taps: bool = False) -> PrecisionChoice:
     """The fastest candidate for training `model` on batches like (x, y) on this CPU.
 
     `key` names what the answer depends on besides the machine (model, options, input shape,
-    batch size); `measure` is the timing function (tests pass their own)."""
+    batch size); `measure` is the timing function (tests pass their own); trim_taps: time the
+    steps as the Runner runs them for an optimizer without weight decay (`trims_taps`)."""
     cache = cache or cache_path()
+    if trim_taps:
+        measure, key = functools.partial(measure, trim_taps=True), key + " | taps trimmed"
     full_key = " | ".join([cpu_name(), f"torch {torch.__version__}",
                            f"{torch.get_num_threads()} threads", CALIBRATION, key])
     known = read_cache(cache).get(full_key)

@@ -35,13 +35,14 @@ from .device import (
 )
 from .metrics import count_correct
 from .single_pixel import use_single_pixel_path
+from .tap_trimming import NoTrimming, TapTrimmer, trims_taps
 
 
 class Runner:
     def __init__(self, model, optimizer, loss_fn, metric=None, *, device="auto", scheduler=None,
                  precision="fp32", channels_last=None, callbacks=(), progress=None,
                  checkpoint_metadata=None, compile="none", test_time_flip=False,
-                 course_log=True, cudnn_benchmark=True, clip_grad_norm=None):
+                 course_log=True, cudnn_benchmark=True, clip_grad_norm=None, trim_taps=True):
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         # channels_last is what makes bf16 convolutions fast on CPUs (oneDNN); in fp32 it was
@@ -73,6 +74,11 @@ class Runner:
             # back (hence the option).
             torch.backends.cudnn.benchmark = cudnn_benchmark
         self.optimizer = optimizer
+        # engine/tap_trimming.py (trim_taps=False steps whole kernels: for benchmarks)
+        self._may_trim_taps = trim_taps and trims_taps(optimizer, self.device, compile,
+                                                       clip_grad_norm)
+        self._trimmer = NoTrimming()
+        self.padding_only_weights_not_stepped = 0  # by the last train()
         self.loss_fn = loss_fn
         self.metric = metric
         # Seed 000's gradient clipping: the norm of all gradients together is at most this.
@@ -140,75 +146,86 @@ class Runner:
             self.compile_seconds += warm_up(self, train_loader)
             self._compiled_for.add(id(train_loader))
         self.model.train()
-        while self.epoch < num_epochs:
-            epoch = self.epoch
-            totals = self._epoch_totals
-            self.stopwatch.start()  # training time: paused for evaluation and checkpoints
-            for X, y in self._progress(train_loader, epoch, num_epochs):
-                step = self.global_step
-                X, y = move_batch(X, y, self.device, self.channels_last)
-                begin_step(self.compile_mode)
-                with self.autocast():
-                    logits = self.model(X)
-                    loss = self.loss_fn(logits, y)
-                loss.backward()
-                if custom_print_log:
-                    custom_print_log(self)
-                if self.clip_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                if self.scheduler is not None:
-                    self.scheduler.step()
+        # Single-pixel convolutions: the optimizer steps only their in-image taps (see
+        # engine/tap_trimming.py); not when a callback may read the model's own gradients.
+        self._trimmer = (TapTrimmer(self.eval_model, self.optimizer) if self._may_trim_taps
+                         and not custom_print_log else NoTrimming())
+        try:
+            while self.epoch < num_epochs:
+                epoch = self.epoch
+                totals = self._epoch_totals
+                self.stopwatch.start()  # training time: paused for evaluation and checkpoints
+                for X, y in self._progress(train_loader, epoch, num_epochs):
+                    step = self.global_step
+                    X, y = move_batch(X, y, self.device, self.channels_last)
+                    begin_step(self.compile_mode)
+                    with self.autocast():
+                        logits = self.model(X)
+                        loss = self.loss_fn(logits, y)
+                    loss.backward()
+                    if custom_print_log:
+                        custom_print_log(self)
+                    if self.clip_grad_norm:
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+                    self._trimmer.before_step()
+                    self.optimizer.step()
+                    self._trimmer.after_step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    if self.scheduler is not None:
+                        self.scheduler.step()
 
-                totals["loss"] += loss.detach().float()
-                totals["batches"] += 1
-                totals["images"] += len(y)
-                if logits.dim() == 2 and not y.is_floating_point():
-                    totals["correct"] += count_correct(logits.detach(), y)
-                    totals["classifying"] = True
-                self._pending_losses.append((step, loss.detach()))
-                if self.check_every_step:
-                    self._flush_step_losses()
-                if log_steps and step % log_steps == 0:
-                    self._flush_step_losses()
-                    self._print(f"[Train] epoch: {epoch}/{num_epochs}, step: {step}/"
-                                f"{num_training_steps}, loss: {self.train_step_losses[-1][1]:.5f}")
-                    self._record(step=step, epoch=epoch, split="train_step",
-                                 loss=self.train_step_losses[-1][1])
+                    totals["loss"] += loss.detach().float()
+                    totals["batches"] += 1
+                    totals["images"] += len(y)
+                    if logits.dim() == 2 and not y.is_floating_point():
+                        totals["correct"] += count_correct(logits.detach(), y)
+                        totals["classifying"] = True
+                    self._pending_losses.append((step, loss.detach()))
+                    if self.check_every_step:
+                        self._flush_step_losses()
+                    if log_steps and step % log_steps == 0:
+                        self._flush_step_losses()
+                        self._print(f"[Train] epoch: {epoch}/{num_epochs}, step: {step}/"
+                                    f"{num_training_steps}, loss: {self.train_step_losses[-1][1]:.5f}")
+                        self._record(step=step, epoch=epoch, split="train_step",
+                                     loss=self.train_step_losses[-1][1])
 
-                last_of_epoch = totals["batches"] == steps_per_epoch
-                if (eval_steps > 0 and step > 0 and (step % eval_steps == 0
-                                                     or step == num_training_steps - 1)) \
-                        or (eval_at_epoch_end and last_of_epoch):
-                    self.stopwatch.stop(sync=True)
-                    self._flush_step_losses()
-                    self.saved_best |= self._evaluate_and_keep_best(dev_loader, step, epoch,
-                                                                    save_path)
+                    last_of_epoch = totals["batches"] == steps_per_epoch
+                    if (eval_steps > 0 and step > 0 and (step % eval_steps == 0
+                                                         or step == num_training_steps - 1)) \
+                            or (eval_at_epoch_end and last_of_epoch):
+                        self.stopwatch.stop(sync=True)
+                        self._flush_step_losses()
+                        self.saved_best |= self._evaluate_and_keep_best(dev_loader, step, epoch,
+                                                                        save_path)
+                        self.stopwatch.start()
+                    self.global_step = step + 1
+                    self.train_images += len(y)
+                    # Callbacks (checkpoints) are not training time. No device sync here: that would
+                    # stall a GPU every step; the epoch-end stop below waits for the queued work.
+                    self.stopwatch.stop()
+                    self._trigger("on_step_end", train_loader)
                     self.stopwatch.start()
-                self.global_step = step + 1
-                self.train_images += len(y)
-                # Callbacks (checkpoints) are not training time. No device sync here: that would
-                # stall a GPU every step; the epoch-end stop below waits for the queued work.
-                self.stopwatch.stop()
-                self._trigger("on_step_end", train_loader)
-                self.stopwatch.start()
 
-            self.stopwatch.stop(sync=True)
-            self._bar = None
-            self._flush_step_losses()
-            # Each process saw its share of the batches: sum the counts over all of them.
-            loss_sum, batches, correct, images = distributed.all_reduce_sum(
-                [totals["loss"].item(), totals["batches"], int(totals["correct"]), totals["images"]])
-            trn_loss = loss_sum / max(1, batches)
-            self.train_epoch_losses.append(trn_loss)
-            accuracy = correct / images if totals["classifying"] and images else None
-            row = self._record(step=self.global_step - 1, epoch=epoch, split="train",
-                               loss=trn_loss, accuracy=accuracy)
-            self.epoch = epoch + 1
-            self._epoch_totals = self._zero_totals()
-            self._trigger("on_epoch_end", row, train_loader)
+                self.stopwatch.stop(sync=True)
+                self._bar = None
+                self._flush_step_losses()
+                # Each process saw its share of the batches: sum the counts over all of them.
+                loss_sum, batches, correct, images = distributed.all_reduce_sum(
+                    [totals["loss"].item(), totals["batches"], int(totals["correct"]), totals["images"]])
+                trn_loss = loss_sum / max(1, batches)
+                self.train_epoch_losses.append(trn_loss)
+                accuracy = correct / images if totals["classifying"] and images else None
+                row = self._record(step=self.global_step - 1, epoch=epoch, split="train",
+                                   loss=trn_loss, accuracy=accuracy)
+                self.epoch = epoch + 1
+                self._epoch_totals = self._zero_totals()
+                self._trigger("on_epoch_end", row, train_loader)
 
+        finally:
+            self._trimmer.untrim()  # the full kernels back in the optimizer
+            self.padding_only_weights_not_stepped = self._trimmer.skipped
+            self._trimmer = NoTrimming()
         if not self.saved_best:  # seed 000: no dev set, so the model at the end is the one saved
             self.save_model(save_path)
         self._print("[Train] Training done!")
@@ -229,7 +246,7 @@ class Runner:
         numpy_state = np.random.get_state()
         return {
             "model": unwrap_model(self.model).state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self._trimmer.optimizer_state_dict(self.optimizer),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "epoch": self.epoch,
             "global_step": self.global_step,

@@ -31,18 +31,29 @@ class SinglePixelConv2d(nn.Conv2d):
         window = None
         if x.device.type == "cpu" and x.dim() == 4 and x.shape[0] > 0:
             window = self.single_pixel_window(x.shape[-2], x.shape[-1])
+        if self.training and torch.is_grad_enabled() and not is_compiling():
+            self.__dict__["training_window"] = window  # for engine/tap_trimming.py
         if window is None:
             return super().forward(x)
         (top, bottom), (left, right) = window
-        pad_h, pad_w = self.padding
-        taps = (slice(pad_h + top, pad_h + bottom), slice(pad_w + left, pad_w + right))
+        taps = self.in_image_taps(window)
         pixels = x[:, :, top:bottom, left:right].reshape(x.shape[0], -1)
-        if is_channels_last(self.weight):
+        trained = self.__dict__.get("trained_taps")  # (window, the optimizer's taps parameter)
+        if trained is not None and trained[0] == window and self.training:
+            matrix = trained[1]
+            out = F.linear(pixels, matrix.reshape(matrix.shape[0], -1), self.bias)
+        elif is_channels_last(self.weight):
             out = InImageTaps.apply(pixels, self.weight, self.bias, taps)
         else:  # plain autograd: its gradient already has the weight's (default) layout
             weight = self.weight[:, :, taps[0], taps[1]]
             out = F.linear(pixels, weight.reshape(weight.shape[0], -1), self.bias)
         return out[:, :, None, None]
+
+    def in_image_taps(self, window) -> tuple[slice, slice]:
+        """The kernel rows and columns that `single_pixel_window`'s pixels meet."""
+        (top, bottom), (left, right) = window
+        pad_h, pad_w = self.padding
+        return slice(pad_h + top, pad_h + bottom), slice(pad_w + left, pad_w + right)
 
     def single_pixel_window(self, height: int, width: int):
         """((top, bottom), (left, right)): the input rows and columns the one output pixel sees,
@@ -60,6 +71,11 @@ class SinglePixelConv2d(nn.Conv2d):
                 return None
             spans.append((first, last))
         return tuple(spans)
+
+
+def is_compiling() -> bool:
+    check = getattr(torch.compiler, "is_compiling", None)  # torch >= 2.3
+    return bool(check and check())
 
 
 def is_channels_last(weight: torch.Tensor) -> bool:

@@ -25,6 +25,7 @@ from ..engine.checkpoint import WriteError, remove_temporary_files
 from ..engine.compiling import training_batch_sizes
 from ..engine.precision_choice import choose_precision
 from ..engine.runner import NonFiniteLossError
+from ..engine.tap_trimming import trims_taps
 from ..engine.tasks import create_metric, loss_function
 from ..models import create_model, get_model_entry, list_models
 from . import faults
@@ -136,7 +137,8 @@ def build_model(config: TrainConfig, data):
         raise ConfigError(f"--model {config.model}: {error}") from error
 
 
-def choose_cpu_precision(config: TrainConfig, data, model, device, batch_size: int, echo):
+def choose_cpu_precision(config: TrainConfig, data, model, optimizer, device, batch_size: int,
+                         echo):
     """(precision, channels_last, choice): `--precision auto` on a CPU times the candidates on a
     batch of the run's own data (engine/precision_choice.py); elsewhere the Runner decides."""
     if config.precision == "auto" and data.input_kind != "image":
@@ -151,7 +153,9 @@ def choose_cpu_precision(config: TrainConfig, data, model, device, batch_size: i
         x = normalize(data.train.images[:n], data.mean, data.std)
         key = (f"{config.model} {json.dumps(config.model_options, sort_keys=True)} "
                f"input {list(x.shape[1:])} batch {n}")
-        choice = choose_precision(model, x, data.train.labels[:n], F.cross_entropy, key)
+        choice = choose_precision(model, x, data.train.labels[:n], F.cross_entropy, key,
+                                  trim_taps=trims_taps(optimizer, device, config.compile,
+                                                       config.clip_grad_norm))
         echo(choice.describe())
     choice = distributed.broadcast(choice)
     return choice.precision, choice.channels_last, choice
@@ -267,8 +271,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
                           f"is a {data.task} task. Drop --label-smoothing")
     loss_fn = loss_function(data.task, config.label_smoothing)
     stopper = StopAtStepBoundary()  # told its checkpointer and run directory in _run
-    precision, channels_last, precision_choice = choose_cpu_precision(config, data, model, device,
-                                                                      batch_size, echo)
+    precision, channels_last, precision_choice = choose_cpu_precision(
+        config, data, model, optimizer, device, batch_size, echo)
     runner = Runner(model, optimizer, loss_fn, create_metric(data.task), device=device,
                     scheduler=scheduler, precision=precision, channels_last=channels_last,
                     clip_grad_norm=config.clip_grad_norm,
@@ -420,6 +424,9 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
         "precision_choice": None if precision_choice is None else {
             "chosen": precision_choice.label, "cached": precision_choice.cached,
             "images_per_second": precision_choice.images_per_second},
+        # weights that only ever multiply padding at this input size, left out of the optimizer
+        # step (engine/tap_trimming.py; 0 where it does not apply, e.g. with weight decay)
+        "padding_only_weights_not_stepped": runner.padding_only_weights_not_stepped,
         "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or platform.platform()}",
         "trainlab_version": __version__,
