@@ -147,7 +147,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lr", type=float, default=S, help="learning rate" + _default("lr"))
     group.add_argument("--momentum", type=float, default=S, help="SGD momentum"
                        + _default("momentum"))
-    group.add_argument("--weight-decay", type=float, default=S, help=_default("weight_decay").strip())
+    group.add_argument("--weight-decay", type=float, default=S,
+                       help=_default("weight_decay").strip()[1:-1] + "; with 0 (the courses' "
+                       "setting) a CPU run's optimizer skips the weights that only ever multiply "
+                       "padding (README)")
     group.add_argument("--schedule", choices=SCHEDULES, default=S,
                        help="LR schedule over all steps" + _default("schedule"))
     group.add_argument("--label-smoothing", type=float, default=S, metavar="EPS",
