@@ -26,8 +26,7 @@ class Spy:
         self.trimmed.append(len(runner._trimmer.trimmed) if hasattr(runner._trimmer, "trimmed")
                             else 0)
         self.optimizer_states.append(copy.deepcopy(runner.training_state()["optimizer"]))
-        self.kernels.append(runner.model.state_dict()["net.4.1.conv2.weight"].clone(
-            memory_format=torch.contiguous_format))  # as checkpoints save it
+        self.kernels.append(runner.model.state_dict()["net.4.1.conv2.weight"].clone())
 
 
 def batches(sizes, seed=0, dtype=torch.float64):
@@ -36,13 +35,17 @@ def batches(sizes, seed=0, dtype=torch.float64):
              torch.randint(0, 10, (6,), generator=generator)) for size in sizes]
 
 
-def train(model, name, options, trim, loader, precision="fp32", channels_last=False, epochs=2):
+def train(model, name, options, trim, loader, precision="fp32", channels_last=False, epochs=2,
+          callbacks=(), frozen=()):
     model = copy.deepcopy(model)
+    for key in frozen:
+        model.get_parameter(key).requires_grad_(False)
     optimizer = create_optimizer(name, model.parameters(), lr=0.01, fused=True,
                                  **{"weight_decay": 0.0, **options})
     spy = Spy()
     runner = Runner(model, optimizer, F.cross_entropy, device="cpu", precision=precision,
-                    channels_last=channels_last, callbacks=[spy], progress=False, trim_taps=trim)
+                    channels_last=channels_last, callbacks=[spy, *callbacks], progress=False,
+                    trim_taps=trim)
     runner.train(loader, num_epochs=epochs, log_steps=0, save_path="unused")
     return model, optimizer, spy
 
@@ -66,12 +69,16 @@ def resnet18():
     return create_model("resnet18", in_channels=1, num_classes=10, input_size=(28, 28)).double()
 
 
-@pytest.mark.parametrize("name, options", OPTIMIZERS)
-def test_trimmed_training_is_plain_training(resnet18, name, options, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, options, channels_last",
+                         [(*optimizer, False) for optimizer in OPTIMIZERS] + [(*OPTIMIZERS[0], True)])
+def test_trimmed_training_is_plain_training(resnet18, name, options, channels_last, tmp_path,
+                                            monkeypatch):
     monkeypatch.chdir(tmp_path)
     loader = batches([28] * 3)
-    plain, plain_optimizer, plain_spy = train(resnet18, name, options, False, loader)
-    fast, fast_optimizer, fast_spy = train(resnet18, name, options, True, loader)
+    plain, plain_optimizer, plain_spy = train(resnet18, name, options, False, loader,
+                                              channels_last=channels_last)
+    fast, fast_optimizer, fast_spy = train(resnet18, name, options, True, loader,
+                                           channels_last=channels_last)
     # ResNet-18 on 28x28: the four 3x3 kernels of its last stage (its 1x1 shortcut has one tap)
     assert plain_spy.trimmed == [0] * 6 and fast_spy.trimmed == [4] * 6
     assert_same_state(fast.state_dict(), plain.state_dict())
@@ -109,3 +116,51 @@ def test_another_input_size_puts_the_full_kernels_back(resnet18, tmp_path, monke
     fast, _, spy = train(resnet18, "sgd", {"momentum": 0.9}, True, loader, epochs=1)
     assert spy.trimmed == [4, 4, 0, 0]  # and it stays off for the rest of this train()
     assert_same_state(fast.state_dict(), plain.state_dict())
+
+
+def test_a_frozen_kernel_stays_frozen(resnet18, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    loader, frozen = batches([28] * 2), ["net.4.1.conv2.weight"]
+    plain, _, _ = train(resnet18, "sgd", {"momentum": 0.9}, False, loader, epochs=1, frozen=frozen)
+    fast, _, spy = train(resnet18, "sgd", {"momentum": 0.9}, True, loader, epochs=1, frozen=frozen)
+    assert spy.trimmed == [3, 3]
+    assert torch.equal(fast.state_dict()[frozen[0]], resnet18.state_dict()[frozen[0]])
+    assert_same_state(fast.state_dict(), plain.state_dict())
+
+
+class LoadWeights:
+    """After step 1, load the weights the model started from (as `Runner.load_model` does)."""
+
+    def __init__(self, weights):
+        self.weights = weights
+
+    def on_step_end(self, runner, loader):
+        if runner.global_step == 2:
+            runner.model.load_state_dict(self.weights)
+
+
+def test_weights_loaded_during_training_reach_the_trimmed_taps(resnet18, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    loader, load = batches([28] * 4), [LoadWeights(resnet18.state_dict())]
+    plain, _, _ = train(resnet18, "sgd", {"momentum": 0.9}, False, loader, epochs=1, callbacks=load)
+    fast, _, spy = train(resnet18, "sgd", {"momentum": 0.9}, True, loader, epochs=1, callbacks=load)
+    assert spy.trimmed == [4] * 4
+    assert_same_state(fast.state_dict(), plain.state_dict())
+
+
+class CopyModel:
+    def on_step_end(self, runner, loader):
+        if runner.global_step == 2:
+            self.copy = copy.deepcopy(runner.model)
+            self.state = copy.deepcopy(runner.model.state_dict())
+
+
+def test_a_copy_taken_during_training_is_a_plain_model(resnet18, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spy = CopyModel()
+    _, _, trims = train(resnet18, "sgd", {"momentum": 0.9}, True, batches([28] * 3), epochs=1,
+                        callbacks=[spy])
+    assert trims.trimmed == [4] * 3
+    assert not any(key in module.__dict__ for module in spy.copy.modules()
+                   for key in ("trained_taps", "trained_taps_slices", "kernel_version"))
+    assert_same_state(spy.copy.state_dict(), spy.state)

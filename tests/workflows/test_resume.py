@@ -197,20 +197,27 @@ def test_resume_of_a_run_killed_before_any_checkpoint_starts_it_again(setup):
     assert_same_run(run, reference)
 
 
+def killed_run_resumes_exactly(root, data, args, name: str, fault: str):
+    """Train `args` whole, and again killed by `fault` then resumed: the same run. Returns the
+    whole run's folder."""
+    reference = root / f"{name}-reference"
+    assert trainlab("train", *data, *args, "--out", str(reference)).returncode == 0
+    run = root / f"{name}-killed"
+    killed = trainlab("train", *data, *args, "--out", str(run), fault=fault)
+    assert killed.returncode == -signal.SIGKILL
+    resumed = trainlab("train", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(run, reference)
+    return reference
+
+
 def test_compiled_run_killed_mid_epoch_resumes_exactly(setup):
     # --compile's warm-up looks at a batch before training: after a resume it must leave the
     # loader mid-epoch, where the killed run stopped (it once restarted the epoch).
     root, data, _ = setup
     args = [*ARGS[:ARGS.index("--epochs")], "--epochs", "2", *ARGS[ARGS.index("--epochs") + 2:],
             "--compile"]
-    reference = root / "compiled-reference"
-    assert trainlab("train", *data, *args, "--out", str(reference)).returncode == 0
-    run = root / "compiled-killed"
-    killed = trainlab("train", *data, *args, "--out", str(run), fault="kill-at-step:26")
-    assert killed.returncode == -signal.SIGKILL
-    resumed = trainlab("train", "--resume", str(run))
-    assert resumed.returncode == 0, resumed.stderr
-    assert_same_run(run, reference)
+    killed_run_resumes_exactly(root, data, args, "compiled", "kill-at-step:26")
 
 
 def test_run_with_trimmed_taps_killed_mid_epoch_resumes_exactly(setup):
@@ -220,13 +227,6 @@ def test_run_with_trimmed_taps_killed_mid_epoch_resumes_exactly(setup):
     root, data, _ = setup
     args = ["--device", "cpu", "--model", "resnet18", "--epochs", "2", "--batch-size", "8",
             "--weight-decay", "0", "--log-steps", "5", "--checkpoint-steps", "4", "--seed", "1"]
-    reference = root / "trimmed-reference"
-    assert trainlab("train", *data, *args, "--out", str(reference)).returncode == 0
-    skipped = json.loads((reference / "results.json").read_text())["padding_only_weights_not_stepped"]
-    assert skipped > 5_000_000  # of its 11.2 million weights
-    run = root / "trimmed-killed"
-    killed = trainlab("train", *data, *args, "--out", str(run), fault="kill-at-step:14")
-    assert killed.returncode == -signal.SIGKILL
-    resumed = trainlab("train", "--resume", str(run))
-    assert resumed.returncode == 0, resumed.stderr
-    assert_same_run(run, reference)
+    reference = killed_run_resumes_exactly(root, data, args, "trimmed", "kill-at-step:14")
+    results = json.loads((reference / "results.json").read_text())
+    assert results["padding_only_weights_not_stepped"] > 5_000_000  # of its 11.2 million

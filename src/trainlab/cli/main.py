@@ -149,8 +149,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        + _default("momentum"))
     group.add_argument("--weight-decay", type=float, default=S,
                        help=_default("weight_decay").strip()[1:-1] + "; with 0 (the courses' "
-                       "setting) a CPU run's optimizer skips the weights that only ever multiply "
-                       "padding (README)")
+                       "setting) SGD/Adam/AdamW on a CPU skip the weights that only ever "
+                       "multiply padding (README)")
     group.add_argument("--schedule", choices=SCHEDULES, default=S,
                        help="LR schedule over all steps" + _default("schedule"))
     group.add_argument("--label-smoothing", type=float, default=S, metavar="EPS",

@@ -267,6 +267,7 @@ class Runner:
 
     def load_training_state(self, state: dict, train_loader=None) -> None:
         """Restore `training_state()`; the next `train()` call continues where it stopped."""
+        self._trimmer.untrim()  # (from a callback) the optimizer holds the full kernels again
         unwrap_model(self.model).load_state_dict(state["model"])
         # The saved param groups carry the saving optimizer's implementation (fused, foreach);
         # this machine's optimizer keeps its own (e.g. fused on a CPU): the update is the same.

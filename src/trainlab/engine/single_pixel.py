@@ -41,13 +41,26 @@ class SinglePixelConv2d(nn.Conv2d):
         trained = self.__dict__.get("trained_taps")  # (window, the optimizer's taps parameter)
         if trained is not None and trained[0] == window and self.training:
             matrix = trained[1]
+            if self.weight._version != self.__dict__["kernel_version"]:  # weights were loaded
+                with torch.no_grad():
+                    matrix.copy_(self.weight[self.trained_taps_slices])
+                self.__dict__["kernel_version"] = self.weight._version
             out = F.linear(pixels, matrix.reshape(matrix.shape[0], -1), self.bias)
         elif is_channels_last(self.weight):
             out = InImageTaps.apply(pixels, self.weight, self.bias, taps)
         else:  # plain autograd: its gradient already has the weight's (default) layout
             weight = self.weight[:, :, taps[0], taps[1]]
-            out = F.linear(pixels, weight.reshape(weight.shape[0], -1), self.bias)
+            # contiguous, as the trimmed taps are: a strided matrix rounds differently
+            out = F.linear(pixels, weight.reshape(weight.shape[0], -1).contiguous(), self.bias)
         return out[:, :, None, None]
+
+    def __getstate__(self):
+        """Copies (copy.deepcopy, pickle) leave out what engine/tap_trimming.py keeps during a
+        `train()`: the copy is a plain convolution of the same weights."""
+        state = super().__getstate__()
+        for key in ("training_window", "trained_taps", "trained_taps_slices", "kernel_version"):
+            state.pop(key, None)
+        return state
 
     def in_image_taps(self, window) -> tuple[slice, slice]:
         """The kernel rows and columns that `single_pixel_window`'s pixels meet."""
@@ -96,7 +109,7 @@ class InImageTaps(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pixels, weight, bias, taps):
         rows, cols = taps
-        matrix = weight[:, :, rows, cols].reshape(weight.shape[0], -1)
+        matrix = weight[:, :, rows, cols].reshape(weight.shape[0], -1).contiguous()
         out = F.linear(pixels, matrix, bias)
         # the operands as the forward multiplied them (autocast's casts are not kept for us)
         ctx.save_for_backward(pixels.to(out.dtype), matrix.to(out.dtype))
