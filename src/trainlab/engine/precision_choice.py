@@ -155,7 +155,8 @@ def choose_precision(model, x, y, loss_fn, key: str, measure=measure_training_sp
 
     `key` names what the answer depends on besides the machine (model, options, input shape,
     batch size); `measure` is the timing function (tests pass their own); trim_taps: time the
-    steps as the Runner runs them for an optimizer without weight decay (`trims_taps`)."""
+    steps as the Runner runs them for an optimizer without weight decay (`trims_taps`; `measure`
+    is then called with `trim_taps=True`)."""
     cache = cache or cache_path()
     if trim_taps:
         measure, key = functools.partial(measure, trim_taps=True), key + " | taps trimmed"
