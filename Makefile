@@ -30,7 +30,7 @@ bench: $(STAMP)  ## side-by-side speed vs the course-style loop (short mode, < 2
 bench-full: $(STAMP)  ## longer runs + time to accuracy (3 seeds); writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/bench_training.py --full --write
 
-bench-levers: $(STAMP)  ## each CPU speed lever (precision, layout, single-pixel convolutions) on ResNet-18, with a profile
+bench-levers: $(STAMP)  ## each CPU speed lever (precision, layout, single-pixel convolutions, trimmed taps) on ResNet-18, with a profile
 	$(BIN)/python benchmarks/bench_cpu_levers.py
 
 bench-serve: $(STAMP)  ## load test of trainlab serve on loopback: 8 clients, 2,000 requests
