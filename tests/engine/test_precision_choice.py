@@ -25,12 +25,15 @@ def batch():
 
 
 def fake_speeds(rates):
-    """A timing function that answers `rates` (label -> images/s) and counts its calls."""
+    """A timing function that answers `rates` (label -> images/s, or a list: one per timing of
+    that candidate, the last repeated) and counts its calls."""
     calls = []
 
     def measure(model, x, y, loss_fn, candidate, give_up_after=float("inf")):
         calls.append(candidate.label)
-        return rates[candidate.label]
+        answers = rates[candidate.label]
+        return answers[min(calls.count(candidate.label), len(answers)) - 1] \
+            if isinstance(answers, list) else answers
     return measure, calls
 
 
@@ -49,9 +52,29 @@ def test_the_fastest_candidate_wins_only_when_clearly_faster_than_fp32(tmp_path,
     choice = choose_precision(conv_net(), *batch(), F.cross_entropy, "net", measure=measure,
                               cache=tmp_path / "cache.json")
     assert choice.label == chosen and not choice.cached
-    assert calls[0] == "fp32" and sorted(calls) == sorted(rates)
+    assert calls[0] == "fp32" and sorted(calls[:4]) == sorted(rates)  # each once, fp32 first
+    # then twice more each that is within 15% of the fastest, if more than one is
+    fastest = max(rates.values())
+    close = sorted(label for label, rate in rates.items() if rate >= 0.85 * fastest)
+    assert sorted(calls[4:]) == (sorted(close * 2) if len(close) > 1 else [])
     assert choice.images_per_second == {k: float(v) for k, v in rates.items()}
     assert chosen in choice.describe() and "measured now" in choice.describe()
+
+
+def test_close_candidates_are_timed_again_and_keep_their_best_time(tmp_path):
+    # One unlucky first timing of bf16 channels-last (a busy machine) would have kept fp32.
+    rates = {"fp32": [100, 97, 99], "fp32 channels-last": 60, "bf16": [90, 95, 92],
+             "bf16 channels-last": [98, 120, 104]}
+    measure, calls = fake_speeds(rates)
+    choice = choose_precision(conv_net(), *batch(), F.cross_entropy, "net", measure=measure,
+                              cache=tmp_path / "cache.json")
+    assert choice.label == "bf16 channels-last"
+    assert choice.images_per_second == {"fp32": 100.0, "fp32 channels-last": 60.0, "bf16": 95.0,
+                                        "bf16 channels-last": 120.0}
+    # fp32 channels-last, 40% behind, was timed once; after one retiming only bf16 channels-last
+    # was within 15% of the fastest (0.85 x 120 = 102 > 100), so there was no second one
+    assert sorted(calls) == sorted(["fp32"] * 2 + ["fp32 channels-last"] + ["bf16"] * 2
+                                   + ["bf16 channels-last"] * 2)
 
 
 def test_the_answer_is_cached_per_setting_and_a_damaged_cache_is_measured_again(tmp_path):
