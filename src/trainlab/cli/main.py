@@ -89,9 +89,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "(see README)")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=S,
                         help="a named set of defaults, chosen for the device it trains on; "
-                        "fast: fastcnn on Fashion-MNIST-sized images in about 90 s on a 2-core "
-                        "CPU or about 3.4 s on an H200 GPU; best: a wider fastcnn with crop+flip for the "
-                        "highest accuracy (see README for figures)")
+                        "fast: fastcnn on Fashion-MNIST-sized images in about 90 s on a 2-core AMD "
+                        "EPYC (145 s on 2 AMX Xeon cores) or about 3.4 s on an H200 GPU; best: a "
+                        "wider fastcnn with crop+flip for the highest accuracy (see README for figures)")
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=S, help="a name from `trainlab models`" + _default("model"))
     group.add_argument("--option", dest="model_options", action="append", default=S,
