@@ -6,15 +6,17 @@ bench_training.py: a few steps each, round after round, in alternating order, so
 machine's changing speed falls on all of them alike. The variants: fp32 / bf16 autocast, each
 with and without channels-last, each with and without the single-pixel convolutions
 (engine/single_pixel.py), all with the fused optimizer `trainlab train` uses on a CPU (SGD, or
-`--optimizer adam|adamw`; without weight decay it steps only the single-pixel convolutions'
-in-image taps, engine/tap_trimming.py); the auto-chosen layout with PyTorch's default (for-loop)
-optimizer, and with whole kernels stepped;
+`--optimizer adam|adamw`; `--weight-decay` as the CLI's 5e-4, the course loop keeping none). It
+steps only the single-pixel convolutions' in-image taps (engine/tap_trimming.py); the
+auto-chosen layout also runs with PyTorch's default (for-loop) optimizer, and with whole kernels
+stepped;
 with --compile also the auto-chosen layout under torch.compile (its compile time printed apart).
 Then torch.profiler's top rows for one training step in the layout `--precision auto` chose.
 
     make bench-levers                        # ResNet-18, about 2 minutes on 2 cores
     python benchmarks/bench_cpu_levers.py --model fastcnn --compile
     python benchmarks/bench_cpu_levers.py --optimizer adam --batch 128 --no-profile
+    python benchmarks/bench_cpu_levers.py --weight-decay 5e-4   # as `trainlab train` by default
     python benchmarks/bench_cpu_levers.py --rounds 1 --by-shape  # which tensors the time goes to
 
 The figures decide which levers trainlab uses on a CPU kind (issue 12); run it on each kind.
@@ -38,10 +40,11 @@ from trainlab.engine.precision_choice import Candidate, training_step
 from trainlab.models import create_model, get_model_entry
 
 
-def variants(name: str, data, with_compile: bool, optimizer: str, batch: int) -> dict:
+def variants(name: str, data, with_compile: bool, optimizer: str, batch: int,
+             weight_decay: float) -> dict:
     """label -> a loop object with run(steps) -> (images, seconds)."""
     loops = {"course loop (fp32, SGD)": bench.BaselineLoop(name, bench.torchvision_root(), batch)}
-    common = {"optimizer": optimizer, "batch": batch}
+    common = {"optimizer": optimizer, "batch": batch, "weight_decay": weight_decay}
     auto = bench.TrainlabLoop(name, data, **common)
     loops[f"trainlab, precision auto: {auto.choice.label}"] = auto
     layout = (auto.choice.precision, auto.choice.channels_last)
@@ -108,6 +111,8 @@ def main() -> int:
     parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd",
                         help="trainlab's optimizer (the course loop keeps SGD)")
     parser.add_argument("--batch", type=int, default=bench.BATCH, help="batch size, both sides")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="trainlab's (the CLI's default is 5e-4; the course loop keeps none)")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--by-shape", action="store_true",
                         help="profile rows per operator and input shapes")
@@ -128,10 +133,11 @@ def main() -> int:
     print(f"matmul 2048^3 peak: fp32 {bench.matmul_peak(torch.float32):.0f} GFLOP/s, "
           f"bf16 {bench.matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
     for name in args.model or ["resnet18"]:
-        loops = variants(name, data, args.compile, args.optimizer, args.batch)
+        loops = variants(name, data, args.compile, args.optimizer, args.batch, args.weight_decay)
         rates = in_turns(loops, args.rounds, args.steps)
         course = rates["course loop (fp32, SGD)"]
-        print(f"\n{name}, batch {args.batch}, {args.rounds} rounds of {args.steps} steps each\n")
+        print(f"\n{name}, batch {args.batch}, {args.rounds} rounds of {args.steps} steps each, "
+              f"trainlab's weight decay {args.weight_decay:g}\n")
         print("| loop | training images/s | vs the course loop |\n| --- | --- | --- |")
         for label, rate in rates.items():
             print(f"| {label} | {rate:,.0f} | {rate / course:.2f}x |")

@@ -147,16 +147,19 @@ class TrainlabLoop:
     chooses it: measured on this model and batch, cached per machine), in chunks of steps.
     `layout` = (precision, channels_last) forces one instead; `single_pixel=False` runs the plain
     convolutions, `fused=False` PyTorch's default optimizer, `optimizer` another of
-    `create_optimizer`'s, `compile` a torch.compile mode and `trim_taps=False` steps whole
-    kernels (engine/tap_trimming.py; bench_cpu_levers.py measures each lever)."""
+    `create_optimizer`'s (with `weight_decay`), `compile` a torch.compile mode and
+    `trim_taps=False` steps whole kernels (engine/tap_trimming.py; bench_cpu_levers.py
+    measures each lever)."""
 
     def __init__(self, name: str, data, layout: tuple[str, bool] | None = None,
                  single_pixel: bool = True, compile: str = "none", fused: bool = True,
-                 optimizer: str = "sgd", batch: int = BATCH, trim_taps: bool = True):
+                 optimizer: str = "sgd", batch: int = BATCH, trim_taps: bool = True,
+                 weight_decay: float = 0.0):
         torch.manual_seed(0)
         model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
         lr = 0.01 if optimizer == "sgd" else 0.001
         optimizer = create_optimizer(optimizer, model.parameters(), lr=lr, momentum=0.9,
+                                     weight_decay=weight_decay,
                                      fused=fused)  # fused, as `trainlab train` on a CPU
         self.choice, self.batch = None, batch
         if layout is None:

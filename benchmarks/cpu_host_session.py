@@ -12,6 +12,7 @@ b after a on the same cores; a job named twice runs twice, side by side):
                      on ResNet-18, and a profile
     fastcnn-levers   the same for the recipe's model at its batch of 256
     fastcnn-compile  the same with the torch.compile variant, no profile
+    levers-wd        levers with trainlab's weight decay 5e-4 (the CLI's), no profile
     fast-seed0..2    trainlab train --recipe fast --data fashion-mnist, one seed each (item 2)
     resnet18-cli     trainlab train --model resnet18 --data fashion-mnist --epochs 2 (README figure)
 
@@ -44,6 +45,7 @@ def job_menu(dry_run: bool, rounds: int) -> dict[str, str]:
     runs = Path("/tmp/trainlab-cpu-host")
     menu = {"bench": f"{PYTHON} {HERE / 'bench_training.py'}",
             "levers": levers,
+            "levers-wd": f"{levers} --weight-decay 5e-4 --no-profile",
             "fastcnn-levers": f"{levers} --model fastcnn --batch 256",
             "fastcnn-compile": f"{levers} --model fastcnn --batch 256 --compile --no-profile"}
     for seed in range(3):

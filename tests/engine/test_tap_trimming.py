@@ -36,17 +36,25 @@ def batches(sizes, seed=0, dtype=torch.float64):
 
 
 def train(model, name, options, trim, loader, precision="fp32", channels_last=False, epochs=2,
-          callbacks=(), frozen=()):
+          callbacks=(), frozen=(), watch=True, rising_lr=False):
+    """watch=False: no Spy reading the state every step (with weight decay, that reading is what
+    brings the padding-only taps up to date); rising_lr: the learning rate changes every step."""
     model = copy.deepcopy(model)
     for key in frozen:
         model.get_parameter(key).requires_grad_(False)
+    extra = {k: v for k, v in options.items() if k in ("nesterov", "dampening")}  # torch's own
     optimizer = create_optimizer(name, model.parameters(), lr=0.01, fused=True,
-                                 **{"weight_decay": 0.0, **options})
+                                 **{"weight_decay": 0.0, **{k: v for k, v in options.items()
+                                                            if k not in extra}})
+    optimizer.param_groups[0].update(extra)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 + step) \
+        if rising_lr else None
     spy = Spy()
     runner = Runner(model, optimizer, F.cross_entropy, device="cpu", precision=precision,
-                    channels_last=channels_last, callbacks=[spy, *callbacks], progress=False,
-                    trim_taps=trim)
+                    channels_last=channels_last, callbacks=[spy] * watch + [*callbacks],
+                    progress=False, trim_taps=trim, scheduler=scheduler)
     runner.train(loader, num_epochs=epochs, log_steps=0, save_path="unused")
+    spy.skipped = runner.padding_only_weights_not_stepped
     return model, optimizer, spy
 
 
@@ -100,21 +108,59 @@ def test_bf16_channels_last_trains_as_without_trimming(resnet18, tmp_path, monke
         torch.testing.assert_close(fast.state_dict()[key], value, rtol=2e-2, atol=2e-3, msg=key)
 
 
-def test_weight_decay_leaves_the_kernels_whole(resnet18, tmp_path, monkeypatch):
-    # with weight decay the plain run shrinks the padding-only taps: nothing is trimmed
+SGD_DECAYING = ("sgd", {"momentum": 0.9, "weight_decay": 0.05})
+
+
+@pytest.mark.parametrize("name, options, watch", [
+    (*SGD_DECAYING, True), (*SGD_DECAYING, False),
+    ("sgd", {"momentum": 0.9, "weight_decay": 0.05, "nesterov": True}, False),
+    ("sgd", {"momentum": 0.0, "weight_decay": 0.05}, False),
+    ("adamw", {"weight_decay": 0.05}, False)])
+def test_with_weight_decay_the_padding_only_taps_decay_as_whole_kernels_do(
+        resnet18, name, options, watch, tmp_path, monkeypatch):
+    # The decay of the padding-only taps is applied when someone reads the model or optimizer:
+    # every step (the Spy takes both state dicts), or only when train() ends. A learning rate
+    # that changes every step makes each step's matrix differ.
     monkeypatch.chdir(tmp_path)
-    _, _, spy = train(resnet18, "sgd", {"momentum": 0.9, "weight_decay": 5e-4}, True,
-                      batches([28] * 2), epochs=1)
-    assert spy.trimmed == [0, 0]
+    loader = batches([28] * 3)
+    plain, plain_optimizer, plain_spy = train(resnet18, name, options, False, loader, watch=watch,
+                                              rising_lr=True)
+    fast, fast_optimizer, fast_spy = train(resnet18, name, options, True, loader, watch=watch,
+                                           rising_lr=True)
+    assert fast_spy.skipped > 6_500_000 and plain_spy.skipped == 0  # of 11.2 million
+    corner = fast.state_dict()["net.4.1.conv2.weight"][:, :, 0, 0]  # a padding-only tap
+    start = resnet18.state_dict()["net.4.1.conv2.weight"][:, :, 0, 0]
+    assert (corner - start).abs().max() > 1e-4 * start.abs().max()  # (the decay is visible)
+    assert_same_state(fast.state_dict(), plain.state_dict())
+    assert_same_state(fast_optimizer.state_dict(), plain_optimizer.state_dict())
+    for got, want in zip(fast_spy.optimizer_states, plain_spy.optimizer_states):
+        assert_same_state(got, want)
+    assert_same_state(dict(enumerate(fast_spy.kernels)), dict(enumerate(plain_spy.kernels)))
 
 
-def test_another_input_size_puts_the_full_kernels_back(resnet18, tmp_path, monkeypatch):
+def test_weight_decay_through_the_moments_or_with_dampening_leaves_the_kernels_whole(
+        resnet18, tmp_path, monkeypatch):
+    # Adam's L2 decay moves the padding-only taps through its (non-linear) moments, and SGD's
+    # dampening makes its first step differ from the rest: neither is trimmed
+    monkeypatch.chdir(tmp_path)
+    for name, options in [("adam", {"weight_decay": 5e-4}),
+                          ("sgd", {"momentum": 0.9, "weight_decay": 5e-4, "dampening": 0.1})]:
+        _, _, spy = train(resnet18, name, options, True, batches([28] * 2), epochs=1)
+        assert spy.trimmed == [0, 0] and spy.skipped == 0, name
+
+
+@pytest.mark.parametrize("weight_decay, watch", [(0.0, True), (0.05, False)])
+def test_another_input_size_puts_the_full_kernels_back(resnet18, weight_decay, watch, tmp_path,
+                                                       monkeypatch):
     # a 64x64 batch in the middle: the last stage then sees 2x2 pixels, every tap gets a gradient
+    # (with weight decay its forward must see the padding-only taps decayed so far)
     monkeypatch.chdir(tmp_path)
-    loader = batches([28, 28, 64, 28])
-    plain, _, _ = train(resnet18, "sgd", {"momentum": 0.9}, False, loader, epochs=1)
-    fast, _, spy = train(resnet18, "sgd", {"momentum": 0.9}, True, loader, epochs=1)
-    assert spy.trimmed == [4, 4, 0, 0]  # and it stays off for the rest of this train()
+    loader, options = batches([28, 28, 64, 28]), {"momentum": 0.9, "weight_decay": weight_decay}
+    plain, _, _ = train(resnet18, "sgd", options, False, loader, epochs=1, watch=watch)
+    fast, _, spy = train(resnet18, "sgd", options, True, loader, epochs=1, watch=watch)
+    if watch:
+        assert spy.trimmed == [4, 4, 0, 0]  # and it stays off for the rest of this train()
+    assert spy.skipped > 0
     assert_same_state(fast.state_dict(), plain.state_dict())
 
 
@@ -129,38 +175,74 @@ def test_a_frozen_kernel_stays_frozen(resnet18, tmp_path, monkeypatch):
 
 
 class LoadWeights:
-    """After step 1, load the weights the model started from (as `Runner.load_model` does)."""
+    """After step 1, load the weights the model started from (as `Runner.load_model` does), or
+    write them into the parameters in place."""
 
-    def __init__(self, weights):
-        self.weights = weights
+    def __init__(self, weights, in_place=False, then_read=False):
+        self.weights, self.in_place, self.then_read = weights, in_place, then_read
 
     def on_step_end(self, runner, loader):
-        if runner.global_step == 2:
+        if runner.global_step == 2 and self.in_place:
+            with torch.no_grad():
+                for name, parameter in runner.model.named_parameters():
+                    parameter.copy_(self.weights[name])
+        elif runner.global_step == 2:
             runner.model.load_state_dict(self.weights)
+        if runner.global_step == 2 and self.then_read:  # (as a checkpoint right after would)
+            state = runner.model.state_dict()
+            assert_same_state({name: state[name] for name, _ in runner.model.named_parameters()},
+                              {name: self.weights[name] for name, _ in runner.model.named_parameters()})
 
 
-def test_weights_loaded_during_training_reach_the_trimmed_taps(resnet18, tmp_path, monkeypatch):
+@pytest.mark.parametrize("weight_decay, how", [(0.0, "load_state_dict"), (0.05, "load_state_dict"),
+                                               (0.05, "written in place, then read")])
+def test_weights_loaded_during_training_reach_the_trimmed_taps(resnet18, weight_decay, how,
+                                                               tmp_path, monkeypatch):
+    # With weight decay: the decay before the load applied to the old weights (the momentum
+    # keeps it), the loaded ones decay from there on. The Spy does not watch here: a state dict
+    # every step would bring the taps up to date before each load.
     monkeypatch.chdir(tmp_path)
-    loader, load = batches([28] * 4), [LoadWeights(resnet18.state_dict())]
-    plain, _, _ = train(resnet18, "sgd", {"momentum": 0.9}, False, loader, epochs=1, callbacks=load)
-    fast, _, spy = train(resnet18, "sgd", {"momentum": 0.9}, True, loader, epochs=1, callbacks=load)
-    assert spy.trimmed == [4] * 4
+    load = LoadWeights(resnet18.state_dict(), in_place=how.startswith("written in place"),
+                       then_read=how.endswith("then read"))
+    loader, options = batches([28] * 4), {"momentum": 0.9, "weight_decay": weight_decay}
+    plain, plain_optimizer, _ = train(resnet18, "sgd", options, False, loader, epochs=1,
+                                      callbacks=[load], watch=False)
+    fast, fast_optimizer, spy = train(resnet18, "sgd", options, True, loader, epochs=1,
+                                      callbacks=[load], watch=False)
+    assert spy.skipped > 0
     assert_same_state(fast.state_dict(), plain.state_dict())
+    assert_same_state(fast_optimizer.state_dict(), plain_optimizer.state_dict())
 
 
 class CopyModel:
+    def __init__(self, path):
+        self.path = path
+
     def on_step_end(self, runner, loader):
         if runner.global_step == 2:
             self.copy = copy.deepcopy(runner.model)
+            torch.save(runner.model, self.path)  # pickled: the hooks during training are left out
             self.state = copy.deepcopy(runner.model.state_dict())
 
 
-def test_a_copy_taken_during_training_is_a_plain_model(resnet18, tmp_path, monkeypatch):
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_a_copy_taken_during_training_is_a_plain_model(resnet18, weight_decay, tmp_path,
+                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
-    spy = CopyModel()
-    _, _, trims = train(resnet18, "sgd", {"momentum": 0.9}, True, batches([28] * 3), epochs=1,
-                        callbacks=[spy])
-    assert trims.trimmed == [4] * 3
-    assert not any(key in module.__dict__ for module in spy.copy.modules()
-                   for key in ("trained_taps", "trained_taps_slices", "kernel_version"))
-    assert_same_state(spy.copy.state_dict(), spy.state)
+    spy, options = CopyModel(tmp_path / "model.pt"), {"momentum": 0.9, "weight_decay": weight_decay}
+    loader = batches([28] * 3)
+    _, _, trims = train(resnet18, "sgd", options, True, loader, epochs=1, callbacks=[spy],
+                        channels_last=True, watch=False)
+    plain = CopyModel(tmp_path / "plain.pt")
+    train(resnet18, "sgd", options, False, loader, epochs=1, callbacks=[plain], channels_last=True,
+          watch=False)
+    assert trims.skipped > 0
+    pickled = torch.load(tmp_path / "model.pt", weights_only=False)
+    for model in (spy.copy, pickled):
+        assert not any(key in module.__dict__ for module in model.modules()
+                       for key in ("trained_taps", "trained_taps_slices", "kernel_version",
+                                   "bring_taps_up_to_date", "kernel_written"))
+        assert not any(module._state_dict_hooks or module._state_dict_pre_hooks
+                       for module in model.modules())
+        assert_same_state(model.state_dict(), spy.state)
+    assert_same_state(spy.state, plain.state)  # up to date with the weight decay so far

@@ -221,12 +221,15 @@ def test_compiled_run_killed_mid_epoch_resumes_exactly(setup):
 
 
 def test_run_with_trimmed_taps_killed_mid_epoch_resumes_exactly(setup):
-    # ResNet-18 on 12x12 images: its last two stages see one pixel, and without weight decay the
-    # optimizer steps only their kernels' in-image taps (engine/tap_trimming.py). A resumed run
-    # trims at its first step again and must continue exactly.
+    # ResNet-18 on 12x12 images: its last two stages see one pixel, and the optimizer steps only
+    # their kernels' in-image taps (engine/tap_trimming.py); with weight decay (the default
+    # here) the padding-only taps' decay is applied when checkpoints are taken. A resumed run
+    # trims at its first step again and must continue exactly. (Without weight decay the same
+    # code runs with nothing to decay; tests/engine/test_tap_trimming.py checks the resume
+    # state it saves, step by step, against whole kernels stepped.)
     root, data, _ = setup
     args = ["--device", "cpu", "--model", "resnet18", "--epochs", "2", "--batch-size", "8",
-            "--weight-decay", "0", "--log-steps", "5", "--checkpoint-steps", "4", "--seed", "1"]
+            "--log-steps", "5", "--checkpoint-steps", "4", "--seed", "1"]
     reference = killed_run_resumes_exactly(root, data, args, "trimmed", "kill-at-step:14")
     results = json.loads((reference / "results.json").read_text())
     assert results["padding_only_weights_not_stepped"] > 5_000_000  # of its 11.2 million

@@ -102,7 +102,7 @@ def training_step(model, x, y, loss_fn, candidate: Candidate, trim_taps: bool = 
     """A function that runs one training step (forward, loss, backward, fused SGD) of a copy of
     `model` on (x, y), laid out and cast as the Runner runs `candidate` on the CPU; trim_taps:
     the optimizer steps only the in-image taps of single-pixel convolutions, as the Runner does
-    for an optimizer without weight decay (engine/tap_trimming.py)."""
+    for an optimizer that allows it (engine/tap_trimming.py; this one has no weight decay)."""
     trial = copy.deepcopy(model).train()
     use_single_pixel_path(trial)  # as the Runner on a CPU
     if candidate.channels_last:
@@ -161,7 +161,7 @@ def choose_precision(model, x, y, loss_fn, key: str, measure=measure_training_sp
 
     `key` names what the answer depends on besides the machine (model, options, input shape,
     batch size); `measure` is the timing function (tests pass their own); trim_taps: time the
-    steps as the Runner runs them for an optimizer without weight decay (`trims_taps`; `measure`
+    steps as the Runner runs them where the optimizer allows it (`trims_taps`; `measure`
     is then called with `trim_taps=True`)."""
     cache = cache or cache_path()
     if trim_taps:

@@ -33,17 +33,21 @@ class SinglePixelConv2d(nn.Conv2d):
             window = self.single_pixel_window(x.shape[-2], x.shape[-1])
         if self.training and torch.is_grad_enabled() and not is_compiling():
             self.__dict__["training_window"] = window  # for engine/tap_trimming.py
+        trained = self.__dict__.get("trained_taps")  # (window, the optimizer's taps parameter)
+        if trained is not None and trained[0] != window and "bring_taps_up_to_date" in self.__dict__:
+            self.__dict__["bring_taps_up_to_date"]()  # their weight decay: other taps are read
         if window is None:
             return super().forward(x)
         (top, bottom), (left, right) = window
         taps = self.in_image_taps(window)
         pixels = x[:, :, top:bottom, left:right].reshape(x.shape[0], -1)
-        trained = self.__dict__.get("trained_taps")  # (window, the optimizer's taps parameter)
         if trained is not None and trained[0] == window and self.training:
             matrix = trained[1]
             if self.weight._version != self.__dict__["kernel_version"]:  # weights were loaded
                 with torch.no_grad():
                     matrix.copy_(self.weight[self.trained_taps_slices])
+                if "kernel_written" in self.__dict__:
+                    self.__dict__["kernel_written"]()
                 self.__dict__["kernel_version"] = self.weight._version
             out = F.linear(pixels, matrix.reshape(matrix.shape[0], -1), self.bias)
         elif is_channels_last(self.weight):
@@ -57,9 +61,17 @@ class SinglePixelConv2d(nn.Conv2d):
     def __getstate__(self):
         """Copies (copy.deepcopy, pickle) leave out what engine/tap_trimming.py keeps during a
         `train()`: the copy is a plain convolution of the same weights."""
+        if "bring_taps_up_to_date" in self.__dict__:
+            self.__dict__["bring_taps_up_to_date"]()  # the padding-only taps' weight decay
         state = super().__getstate__()
-        for key in ("training_window", "trained_taps", "trained_taps_slices", "kernel_version"):
+        for key in ("training_window", "trained_taps", "trained_taps_slices", "kernel_version",
+                    "bring_taps_up_to_date", "kernel_written"):
             state.pop(key, None)
+        for key in ("_state_dict_pre_hooks", "_state_dict_hooks"):  # (closures: not picklable)
+            hooks = state.get(key) or {}
+            if any(getattr(hook, "taps_trimming", False) for hook in hooks.values()):
+                state[key] = type(hooks)((k, hook) for k, hook in hooks.items()
+                                         if not getattr(hook, "taps_trimming", False))
         return state
 
     def in_image_taps(self, window) -> tuple[slice, slice]:

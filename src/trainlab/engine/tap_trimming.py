@@ -15,12 +15,26 @@ such trainable kernel, a small parameter holding its in-image taps, with that st
 and the optimizer state sliced to match. After every step it writes the taps back into the
 kernel, so the model, its state dict, checkpoints and evaluation hold the course's `nn.Conv2d`
 weights; a write to a kernel meanwhile (loading weights) reaches the taps before the next
-forward. `optimizer_state_dict` gives the state as a plain run has it (full size, zeros at the
-padding-only taps, the kernel's layout), so resume checkpoints do not depend on it. It puts the
-full kernels back when a step gave one of them a gradient (another input size) and when `train`
-ends. Where it applies: `trims_taps`.
+forward. `optimizer_state_dict` gives the state as a plain run has it (full size, the
+padding-only taps' state, the kernel's layout), so resume checkpoints do not depend on it. It
+puts the full kernels back when a step gave one of them a gradient (another input size) and
+when `train` ends. Where it applies: `trims_taps`.
+
+With weight decay (the CLI's default 5e-4) the padding-only taps still change, but by the same
+numbers across a kernel: with SGD each step takes a tap's (weight, momentum) through one 2x2
+matrix that depends on the step's learning rate; with AdamW (whose moments stay zero there) it
+multiplies the weight by one factor. `TapTrimmer` multiplies those matrices as the steps go (a
+few float operations per kernel) and applies the product, in one pass over the kernel, only when
+someone looks: a state dict of the model or the optimizer (checkpoints), a forward at another
+input size, a copy, the end of `train`. A resumed run applies it at the same steps (its
+checkpoints) as the run it continues, so resuming stays exact; against whole kernels stepped,
+the padding-only taps differ by float rounding only (one product instead of many steps), and
+they never meet an image at the size trained on. Adam's L2 decay goes through its moments (not
+linear), so Adam with weight decay keeps whole kernels.
 """
 from __future__ import annotations
+
+import functools
 
 import torch
 from torch import nn
@@ -36,10 +50,50 @@ def trims_taps(optimizer, device: torch.device, compile: str = "none",
                clip_grad_norm: float | None = None) -> bool:
     """Whether the Runner trims (where the model has single-pixel convolutions): on a CPU, in one
     process, eager, without gradient clipping (which reads the model's own gradients), with
-    SGD/Adam/AdamW and no weight decay in any parameter group."""
+    SGD, Adam or AdamW and a decay `decay_kind` knows in every parameter group."""
     return (device.type == "cpu" and distributed.world_size() == 1 and compile == "none"
-            and not clip_grad_norm and type(optimizer) in TRIMMABLE
-            and all(group.get("weight_decay", 0) == 0 for group in optimizer.param_groups))
+            and not clip_grad_norm and type(optimizer) in TRIMMABLE  # (None: evaluation only)
+            and all(decay_kind(optimizer, group) for group in optimizer.param_groups))
+
+
+def decay_kind(optimizer, group: dict) -> str | None:
+    """What a zero gradient does to a weight of `group`: "none" (nothing, given zero optimizer
+    state), "sgd" (weight decay through the momentum: linear, `step_matrix`), "adamw" (a factor,
+    given zero moments), or None: not known here (Adam's L2 decay passes through its moments,
+    SGD's dampening makes the first step differ, other optimizers)."""
+    if type(optimizer) not in TRIMMABLE:
+        return None
+    if group.get("weight_decay", 0) == 0:
+        return "none"
+    if type(optimizer) is torch.optim.SGD and group.get("dampening", 0) == 0:
+        return "sgd"
+    if type(optimizer) is torch.optim.AdamW:
+        return "adamw"
+    return None
+
+
+IDENTITY = (1.0, 0.0, 0.0, 1.0)
+
+
+def step_matrix(kind: str, group: dict) -> tuple[float, float, float, float]:
+    """(a, b, c, d): one step with a zero gradient takes (weight w, momentum m) to
+    (a w + b m, c w + d m). SGD (PyTorch's): m' = momentum m + wd w, then w' = w - lr m', or with
+    Nesterov w' = w - lr (wd w + momentum m'); a first step without a momentum buffer is the
+    same with m = 0. AdamW: w' = (1 - lr wd) w."""
+    lr, wd = float(group["lr"]), group["weight_decay"]
+    momentum = group.get("momentum", 0) if kind == "sgd" else 0
+    if momentum == 0:
+        return (1 - lr * wd, 0.0, 0.0, 1.0)
+    if group.get("nesterov"):
+        return (1 - lr * wd * (1 + momentum), -lr * momentum * momentum, wd, momentum)
+    return (1 - lr * wd, -lr * momentum, wd, momentum)
+
+
+def compose(later: tuple, earlier: tuple) -> tuple:
+    """The 2x2 matrix product later @ earlier, both as (a, b, c, d)."""
+    a, b, c, d = later
+    e, f, g, h = earlier
+    return (a * e + b * g, a * f + b * h, c * e + d * g, c * f + d * h)
 
 
 class NoTrimming:
@@ -66,6 +120,10 @@ class TapTrimmer(NoTrimming):
         self.convs = [m for m in model.modules() if isinstance(m, SinglePixelConv2d)]
         self.trimmed: dict[SinglePixelConv2d, nn.Parameter] = {}  # conv -> its taps parameter
         self.layouts: dict[SinglePixelConv2d, torch.memory_format] = {}  # their kernels' own
+        # With weight decay: per trimmed conv its decay kind, parameter group, the matrix of the
+        # steps since the padding-only taps were last brought up to date, and the kernel and
+        # momentum as they were then (kept aside: a write to the kernel meanwhile replaces them)
+        self.decays: dict[SinglePixelConv2d, dict] = {}
         self.hooks: list = []
         self.tried = False
 
@@ -80,6 +138,8 @@ class TapTrimmer(NoTrimming):
                 self.trim(conv)
         elif any(conv.weight.grad is not None for conv in self.trimmed):
             self.untrim()
+        for decay in self.decays.values():  # the step about to run, at this step's learning rate
+            decay["matrix"] = compose(step_matrix(decay["kind"], decay["group"]), decay["matrix"])
 
     def after_step(self) -> None:
         with torch.no_grad():
@@ -91,8 +151,9 @@ class TapTrimmer(NoTrimming):
         window = conv.__dict__.get("training_window")
         weight = conv.weight
         group = group_of(self.optimizer, weight)
+        kind = decay_kind(self.optimizer, group) if group is not None else None
         # a frozen kernel stays frozen; hooks on a kernel would no longer see its gradient
-        if window is None or group is None or group.get("weight_decay", 0) != 0 \
+        if window is None or kind is None \
                 or not weight.requires_grad or getattr(weight, "_backward_hooks", None) \
                 or getattr(weight, "_post_accumulate_grad_hooks", None):
             return
@@ -101,9 +162,9 @@ class TapTrimmer(NoTrimming):
             return  # every tap sees the image
         state = self.optimizer.state.get(weight, {})
         full = {k for k, v in state.items() if torch.is_tensor(v) and v.shape == weight.shape}
-        for key in full:  # state left by another input size: those taps would still move
-            outside = state[key].detach().clone()
-            outside[:, :, rows, cols] = 0
+        for key in full if kind != "sgd" else ():  # (SGD's momentum is carried: `step_matrix`)
+            outside = state[key].detach().clone()  # state left by another input size: those
+            outside[:, :, rows, cols] = 0          # taps would still move
             if outside.any():
                 return
         taps = nn.Parameter(weight.detach()[:, :, rows, cols].clone(
@@ -126,21 +187,72 @@ class TapTrimmer(NoTrimming):
         # one tap in every ninth number). Nothing computes with the full kernel meanwhile, and
         # its state dict entry keeps the kernel's own layout (`keep_layout`).
         weight.data = weight.data.contiguous(memory_format=torch.channels_last)
-        self.hooks.append(conv._register_state_dict_hook(keep_layout(self.layouts[conv])))
+        self.hooks.append(conv._register_state_dict_hook(during_training(
+            keep_layout(self.layouts[conv]))))
         conv.__dict__["kernel_version"] = weight._version
         conv.__dict__["trained_taps"] = (window, taps)  # not registered: not in the state dict
         self.skipped += weight.numel() - taps.numel()
+        if kind != "none":
+            momentum = state.get("momentum_buffer") if "momentum_buffer" in full else None
+            if momentum is None and kind == "sgd" and group.get("momentum", 0) != 0:
+                momentum = torch.zeros_like(weight)  # before the first step: none yet
+            self.decays[conv] = {"kind": kind, "group": group, "matrix": IDENTITY,
+                                 "weight": weight.detach().clone(),
+                                 "momentum": None if momentum is None else momentum.detach().clone()}
+            # whoever reads the kernel gets it up to date: a state dict, a forward at another
+            # input size (engine/single_pixel.py), a copy; a write to it is caught there too
+            self.hooks.append(conv.register_state_dict_pre_hook(during_training(
+                lambda module, prefix, keep_vars: self.bring_up_to_date(module))))
+            conv.__dict__["bring_taps_up_to_date"] = functools.partial(self.bring_up_to_date, conv)
+            conv.__dict__["kernel_written"] = functools.partial(self.kernel_written, conv)
+
+    def bring_up_to_date(self, conv: SinglePixelConv2d) -> None:
+        """The kernel's padding-only taps (and their momentum) as stepping whole kernels would
+        have them now, with the product of the steps since the last time."""
+        decay = self.decays.get(conv)
+        if decay is None:
+            return
+        if conv.weight._version != conv.__dict__["kernel_version"]:  # written since the last step
+            with torch.no_grad():
+                self.trimmed[conv].copy_(conv.weight[conv.trained_taps_slices])
+            self.kernel_written(conv)  # (it holds what was written: nothing is pending)
+            conv.__dict__["kernel_version"] = conv.weight._version
+            return
+        if decay["matrix"] == IDENTITY:
+            return  # (the kernel already holds them)
+        apply_decay(decay)
+        with torch.no_grad():
+            conv.weight.copy_(decay["weight"])
+            conv.weight[conv.trained_taps_slices] = self.trimmed[conv]
+        conv.__dict__["kernel_version"] = conv.weight._version
+
+    def kernel_written(self, conv: SinglePixelConv2d) -> None:
+        """Someone wrote the kernel since the last step (loaded weights): the decay so far
+        applies to what it held before, what it holds now decays from here on."""
+        decay = self.decays.get(conv)
+        if decay is not None:
+            apply_decay(decay)
+            with torch.no_grad():
+                decay["weight"].copy_(conv.weight)
 
     def untrim(self) -> None:
         """The full kernels back in the optimizer, with their state and any pending gradient."""
         for conv, taps in self.trimmed.items():
             weight, where = conv.weight, conv.trained_taps_slices
-            conv.__dict__.pop("trained_taps", None)
+            for key in ("trained_taps", "bring_taps_up_to_date", "kernel_written"):
+                conv.__dict__.pop(key, None)
             layout = self.layouts.pop(conv)
+            decay = self.decays.pop(conv, None)
             with torch.no_grad():
                 if weight._version != conv.__dict__.pop("kernel_version", weight._version):
                     taps.copy_(weight[where])  # the kernel was written since the last step
+                    if decay is not None:
+                        apply_decay(decay)
+                        decay["weight"].copy_(weight)
                 weight.data = weight.data.contiguous(memory_format=layout)
+                if decay is not None:
+                    apply_decay(decay)
+                    weight.copy_(decay["weight"])
                 weight[where] = taps
             if weight.grad is not None:  # (PyTorch's fused SGD misreads a gradient laid out
                 weight.grad = weight.grad.contiguous(memory_format=layout)  # unlike its weight)
@@ -153,8 +265,9 @@ class TapTrimmer(NoTrimming):
                 swap(group, taps, weight)
             state = self.optimizer.state.pop(taps, {})
             if state:
-                self.optimizer.state[weight] = {k: expand(v, weight, where, taps, layout)
-                                                for k, v in state.items()}
+                self.optimizer.state[weight] = {
+                    k: expand(v, weight, where, taps, layout, outside_part(decay, k))
+                    for k, v in state.items()}
             del conv.__dict__["trained_taps_slices"]
         for hook in self.hooks:
             hook.remove()
@@ -162,6 +275,8 @@ class TapTrimmer(NoTrimming):
 
     def optimizer_state_dict(self, optimizer) -> dict:
         """`optimizer.state_dict()` as the untrimmed optimizer would give it."""
+        for conv in self.decays:
+            self.bring_up_to_date(conv)
         saved = optimizer.state_dict()
         if not self.trimmed:
             return saved
@@ -170,8 +285,10 @@ class TapTrimmer(NoTrimming):
         for conv, taps in self.trimmed.items():
             i = index.get(id(taps))
             if i in saved["state"]:  # a new dict: the saved one is the optimizer's own
-                saved["state"][i] = {k: expand(v, conv.weight, conv.trained_taps_slices, taps,
-                                            self.layouts[conv]) for k, v in saved["state"][i].items()}
+                saved["state"][i] = {
+                    k: expand(v, conv.weight, conv.trained_taps_slices, taps, self.layouts[conv],
+                              outside_part(self.decays.get(conv), k))
+                    for k, v in saved["state"][i].items()}
         return saved
 
 
@@ -184,14 +301,45 @@ def swap(group: dict, old: torch.Tensor, new: torch.Tensor) -> None:
     group["params"] = [new if p is old else p for p in group["params"]]
 
 
-def expand(value, weight: torch.Tensor, where, taps: torch.Tensor, layout: torch.memory_format):
-    """A taps-shaped state tensor as the full kernel's (zeros at the padding-only taps), in the
-    kernel's own layout (PyTorch's fused optimizers misread state laid out unlike its weight)."""
+def apply_decay(decay: dict) -> None:
+    """The kernel and momentum kept aside, taken through the steps' matrix (then the identity)."""
+    a, b, c, d = decay["matrix"]
+    weight, momentum = decay["weight"], decay["momentum"]
+    with torch.no_grad():
+        if momentum is None:  # (b = c = 0)
+            weight.mul_(a)
+        else:
+            decayed = torch.add(weight * a, momentum, alpha=b)
+            momentum.mul_(d).add_(weight, alpha=c)
+            weight.copy_(decayed)
+    decay["matrix"] = IDENTITY
+
+
+def outside_part(decay: dict | None, key: str) -> torch.Tensor | None:
+    """What optimizer state `key` holds at the padding-only taps: SGD's momentum kept aside (up to
+    date), otherwise zeros (None)."""
+    return decay["momentum"] if decay is not None and key == "momentum_buffer" else None
+
+
+def expand(value, weight: torch.Tensor, where, taps: torch.Tensor, layout: torch.memory_format,
+           outside: torch.Tensor | None = None):
+    """A taps-shaped state tensor as the full kernel's (`outside`, or zeros, at the padding-only
+    taps), in the kernel's own layout (PyTorch's fused optimizers misread state laid out unlike
+    its weight)."""
     if not (torch.is_tensor(value) and value.shape == taps.shape):
         return value
     full = torch.zeros_like(weight, dtype=value.dtype, memory_format=layout)
+    if outside is not None:
+        full.copy_(outside)
     full[where] = value
     return full
+
+
+def during_training(hook):
+    """Marks a hook as this module's: copies and pickles of the model leave it out
+    (`SinglePixelConv2d.__getstate__`), as they leave out the rest of a `train()`'s trimming."""
+    hook.taps_trimming = True
+    return hook
 
 
 def keep_layout(layout: torch.memory_format):

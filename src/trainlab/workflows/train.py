@@ -425,7 +425,8 @@ def _run(config, data, runner, stopper, run_dir, train_loader, dev_loader, test_
             "chosen": precision_choice.label, "cached": precision_choice.cached,
             "images_per_second": precision_choice.images_per_second},
         # weights that only ever multiply padding at this input size, left out of the optimizer
-        # step (engine/tap_trimming.py; 0 where it does not apply, e.g. with weight decay)
+        # step (engine/tap_trimming.py; 0 where it does not apply, e.g. on a GPU or with Adam's
+        # weight decay)
         "padding_only_weights_not_stepped": runner.padding_only_weights_not_stepped,
         "threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or platform.platform()}",
