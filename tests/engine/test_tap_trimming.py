@@ -246,3 +246,25 @@ def test_a_copy_taken_during_training_is_a_plain_model(resnet18, weight_decay, t
                        for module in model.modules())
         assert_same_state(model.state_dict(), spy.state)
     assert_same_state(spy.state, plain.state)  # up to date with the weight decay so far
+
+
+class StartWeightDecay:
+    """After step 1, the weight decay goes from 0 to 0.05 (as a scheduler of it would)."""
+
+    def on_step_end(self, runner, loader):
+        if runner.global_step == 2:
+            runner.optimizer.param_groups[0]["weight_decay"] = 0.05
+
+
+def test_weight_decay_switched_on_during_training_puts_the_full_kernels_back(resnet18, tmp_path,
+                                                                             monkeypatch):
+    # trimmed without weight decay, the padding-only taps were left alone; from the step that
+    # decays them on, the optimizer steps whole kernels again
+    monkeypatch.chdir(tmp_path)
+    loader, options = batches([28] * 4), {"momentum": 0.9}
+    plain, _, _ = train(resnet18, "sgd", options, False, loader, epochs=1,
+                        callbacks=[StartWeightDecay()])
+    fast, _, spy = train(resnet18, "sgd", options, True, loader, epochs=1,
+                         callbacks=[StartWeightDecay()])
+    assert spy.trimmed == [4, 4, 0, 0]
+    assert_same_state(fast.state_dict(), plain.state_dict())

@@ -197,14 +197,14 @@ def test_resume_of_a_run_killed_before_any_checkpoint_starts_it_again(setup):
     assert_same_run(run, reference)
 
 
-def killed_run_resumes_exactly(root, data, args, name: str, fault: str):
-    """Train `args` whole, and again killed by `fault` then resumed: the same run. Returns the
-    whole run's folder."""
+def killed_run_resumes_exactly(root, data, args, name: str, fault: str, code=-signal.SIGKILL):
+    """Train `args` whole, and again killed by `fault` (exit status `code`) then resumed: the
+    same run. Returns the whole run's folder."""
     reference = root / f"{name}-reference"
     assert trainlab("train", *data, *args, "--out", str(reference)).returncode == 0
     run = root / f"{name}-killed"
     killed = trainlab("train", *data, *args, "--out", str(run), fault=fault)
-    assert killed.returncode == -signal.SIGKILL
+    assert killed.returncode == code
     resumed = trainlab("train", "--resume", str(run))
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(run, reference)
@@ -220,16 +220,17 @@ def test_compiled_run_killed_mid_epoch_resumes_exactly(setup):
     killed_run_resumes_exactly(root, data, args, "compiled", "kill-at-step:26")
 
 
-def test_run_with_trimmed_taps_killed_mid_epoch_resumes_exactly(setup):
+def test_run_with_trimmed_taps_stopped_mid_epoch_resumes_exactly(setup):
     # ResNet-18 on 12x12 images: its last two stages see one pixel, and the optimizer steps only
     # their kernels' in-image taps (engine/tap_trimming.py); with weight decay (the default
-    # here) the padding-only taps' decay is applied when checkpoints are taken. A resumed run
-    # trims at its first step again and must continue exactly. (Without weight decay the same
-    # code runs with nothing to decay; tests/engine/test_tap_trimming.py checks the resume
-    # state it saves, step by step, against whole kernels stepped.)
+    # here) the padding-only taps' decay is applied whenever they are read, from where it
+    # started. Ctrl-C at step 14 saves a checkpoint that a run never stopped does not take
+    # (--checkpoint-steps 4): the resumed run must still round every later reading alike.
+    # (Without weight decay the same code runs with nothing to decay;
+    # tests/engine/test_tap_trimming.py checks the resume state step by step.)
     root, data, _ = setup
     args = ["--device", "cpu", "--model", "resnet18", "--epochs", "2", "--batch-size", "8",
             "--log-steps", "5", "--checkpoint-steps", "4", "--seed", "1"]
-    reference = killed_run_resumes_exactly(root, data, args, "trimmed", "kill-at-step:14")
+    reference = killed_run_resumes_exactly(root, data, args, "trimmed", "sigint-at-step:14", 130)
     results = json.loads((reference / "results.json").read_text())
     assert results["padding_only_weights_not_stepped"] > 5_000_000  # of its 11.2 million

@@ -78,6 +78,7 @@ class Runner:
         self._may_trim_taps = trim_taps and trims_taps(optimizer, self.device, compile,
                                                        clip_grad_norm)
         self._trimmer = NoTrimming()
+        self._restored_taps: dict = {}
         self.padding_only_weights_not_stepped = 0  # by the last train()
         self.loss_fn = loss_fn
         self.metric = metric
@@ -148,8 +149,9 @@ class Runner:
         self.model.train()
         # Single-pixel convolutions: the optimizer steps only their in-image taps (see
         # engine/tap_trimming.py); not when a callback may read the model's own gradients.
-        self._trimmer = (TapTrimmer(self.eval_model, self.optimizer) if self._may_trim_taps
-                         and not custom_print_log else NoTrimming())
+        self._trimmer = (TapTrimmer(self.eval_model, self.optimizer, self._restored_taps)
+                         if self._may_trim_taps and not custom_print_log else NoTrimming())
+        self._restored_taps = {}  # (a resumed run's, for its first train() only)
         try:
             while self.epoch < num_epochs:
                 epoch = self.epoch
@@ -247,6 +249,8 @@ class Runner:
         return {
             "model": unwrap_model(self.model).state_dict(),
             "optimizer": self._trimmer.optimizer_state_dict(self.optimizer),
+            # where the decay of trimmed padding-only taps starts (engine/tap_trimming.py)
+            "trimmed_taps": self._trimmer.resume_state(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "epoch": self.epoch,
             "global_step": self.global_step,
@@ -280,6 +284,7 @@ class Runner:
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.global_step = state["epoch"], state["global_step"]
         self.saved_best, self.best_score = state["saved_best"], state["best_score"]
+        self._restored_taps = state.get("trimmed_taps") or {}  # (older checkpoints: none)
         self._epoch_totals = {k: v.to(self.device) if torch.is_tensor(v) else v
                               for k, v in state["epoch_totals"].items()}
         if state["loader"] is not None:

@@ -24,13 +24,16 @@ With weight decay (the CLI's default 5e-4) the padding-only taps still change, b
 numbers across a kernel: with SGD each step takes a tap's (weight, momentum) through one 2x2
 matrix that depends on the step's learning rate; with AdamW (whose moments stay zero there) it
 multiplies the weight by one factor. `TapTrimmer` multiplies those matrices as the steps go (a
-few float operations per kernel) and applies the product, in one pass over the kernel, only when
-someone looks: a state dict of the model or the optimizer (checkpoints), a forward at another
-input size, a copy, the end of `train`. A resumed run applies it at the same steps (its
-checkpoints) as the run it continues, so resuming stays exact; against whole kernels stepped,
-the padding-only taps differ by float rounding only (one product instead of many steps), and
-they never meet an image at the size trained on. Adam's L2 decay goes through its moments (not
-linear), so Adam with weight decay keeps whole kernels.
+few float operations per kernel) and applies the product to where the decay started, in one
+pass over the kernel, only when someone looks: a state dict of the model or the optimizer
+(checkpoints), a forward at another input size, a copy, the end of `train`. A reading changes
+neither the start nor the product, and resume checkpoints carry both (`resume_state`), so a run
+stopped anywhere (Ctrl-C included) and resumed rounds every later reading as a run never
+stopped. Against whole kernels stepped, the padding-only taps differ by float rounding only
+(one product instead of many steps), and they never meet an image at the size trained on.
+Adam's L2 decay goes through its moments (not linear), so Adam with weight decay keeps whole
+kernels; so do SGD with dampening, and a kernel whose group's decay or momentum is switched on
+or off during `train` (from that step on).
 """
 from __future__ import annotations
 
@@ -70,6 +73,11 @@ def decay_kind(optimizer, group: dict) -> str | None:
     if type(optimizer) is torch.optim.AdamW:
         return "adamw"
     return None
+
+
+def settings(optimizer, group: dict) -> tuple:
+    """What trimming a kernel of `group` relied on: its decay kind, and whether SGD had momentum."""
+    return decay_kind(optimizer, group), group.get("momentum", 0) == 0
 
 
 IDENTITY = (1.0, 0.0, 0.0, 1.0)
@@ -113,13 +121,21 @@ class NoTrimming:
     def optimizer_state_dict(self, optimizer) -> dict:
         return optimizer.state_dict()
 
+    def resume_state(self) -> dict:
+        return {}
+
 
 class TapTrimmer(NoTrimming):
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer):
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, restored: dict | None = None):
+        """restored: `resume_state()` of the run this one continues (resume checkpoints)."""
         self.optimizer = optimizer
-        self.convs = [m for m in model.modules() if isinstance(m, SinglePixelConv2d)]
+        self.names = {m: name for name, m in model.named_modules() if isinstance(m, SinglePixelConv2d)}
+        self.convs = list(self.names)
+        self.restored = restored or {}
         self.trimmed: dict[SinglePixelConv2d, nn.Parameter] = {}  # conv -> its taps parameter
         self.layouts: dict[SinglePixelConv2d, torch.memory_format] = {}  # their kernels' own
+        self.groups: dict[SinglePixelConv2d, dict] = {}  # their parameter groups, and the
+        self.settings: dict[SinglePixelConv2d, tuple] = {}  # decay settings trimmed under
         # With weight decay: per trimmed conv its decay kind, parameter group, the matrix of the
         # steps since the padding-only taps were last brought up to date, and the kernel and
         # momentum as they were then (kept aside: a write to the kernel meanwhile replaces them)
@@ -136,10 +152,13 @@ class TapTrimmer(NoTrimming):
             self.tried = True
             for conv in self.convs:
                 self.trim(conv)
-        elif any(conv.weight.grad is not None for conv in self.trimmed):
-            self.untrim()
-        for decay in self.decays.values():  # the step about to run, at this step's learning rate
-            decay["matrix"] = compose(step_matrix(decay["kind"], decay["group"]), decay["matrix"])
+        elif any(conv.weight.grad is not None or self.settings[conv] != settings(
+                self.optimizer, self.groups[conv]) for conv in self.trimmed):
+            self.untrim()  # (or a scheduler changed the weight decay or momentum: whole kernels)
+        for conv, decay in self.decays.items():  # the step about to run, at its learning rate
+            if self.trimmed[conv].grad is not None:  # (the optimizer skips a kernel without one)
+                decay["matrix"] = compose(step_matrix(decay["kind"], decay["group"]),
+                                          decay["matrix"])
 
     def after_step(self) -> None:
         with torch.no_grad():
@@ -173,6 +192,7 @@ class TapTrimmer(NoTrimming):
             taps.grad = weight.grad[:, :, rows, cols].clone(memory_format=torch.contiguous_format)
         # Recorded before the optimizer changes, so that `untrim` can always undo what was done.
         self.trimmed[conv] = taps
+        self.groups[conv], self.settings[conv] = group, settings(self.optimizer, group)
         self.layouts[conv] = (torch.channels_last if is_channels_last(weight)
                               else torch.contiguous_format)
         conv.__dict__["trained_taps_slices"] = (slice(None), slice(None), rows, cols)
@@ -199,6 +219,13 @@ class TapTrimmer(NoTrimming):
             self.decays[conv] = {"kind": kind, "group": group, "matrix": IDENTITY,
                                  "weight": weight.detach().clone(),
                                  "momentum": None if momentum is None else momentum.detach().clone()}
+            saved = self.restored.get(self.names[conv])
+            if saved is not None and saved["kind"] == kind and saved["weight"].shape == weight.shape \
+                    and (saved["momentum"] is None) == (momentum is None):
+                # the run this one continues: the same starting point and product, so every
+                # later reading rounds as in a run that was never stopped
+                self.decays[conv].update(matrix=tuple(saved["matrix"]), weight=saved["weight"].clone(),
+                                         momentum=None if momentum is None else saved["momentum"].clone())
             # whoever reads the kernel gets it up to date: a state dict, a forward at another
             # input size (engine/single_pixel.py), a copy; a write to it is caught there too
             self.hooks.append(conv.register_state_dict_pre_hook(during_training(
@@ -220,20 +247,29 @@ class TapTrimmer(NoTrimming):
             return
         if decay["matrix"] == IDENTITY:
             return  # (the kernel already holds them)
-        apply_decay(decay)
         with torch.no_grad():
-            conv.weight.copy_(decay["weight"])
+            conv.weight.copy_(decayed(decay)[0])
             conv.weight[conv.trained_taps_slices] = self.trimmed[conv]
         conv.__dict__["kernel_version"] = conv.weight._version
 
     def kernel_written(self, conv: SinglePixelConv2d) -> None:
         """Someone wrote the kernel since the last step (loaded weights): the decay so far
-        applies to what it held before, what it holds now decays from here on."""
+        applies to what it held before (the momentum keeps it), what it holds now decays from
+        here on."""
         decay = self.decays.get(conv)
         if decay is not None:
-            apply_decay(decay)
-            with torch.no_grad():
-                decay["weight"].copy_(conv.weight)
+            decay["momentum"] = decayed(decay)[1]
+            decay["weight"], decay["matrix"] = conv.weight.detach().clone(), IDENTITY
+
+    def resume_state(self) -> dict:
+        """Per trimmed kernel with weight decay (by module name): where its padding-only taps'
+        decay starts and the product of the steps since. Readings apply the product to the start
+        without changing either, so they round alike however often a run was read or stopped;
+        a resumed run starts from these (`restored`)."""
+        return {self.names[conv]: {"kind": d["kind"], "matrix": list(d["matrix"]),
+                                   "weight": d["weight"].clone(),
+                                   "momentum": None if d["momentum"] is None else d["momentum"].clone()}
+                for conv, d in self.decays.items()}
 
     def untrim(self) -> None:
         """The full kernels back in the optimizer, with their state and any pending gradient."""
@@ -242,17 +278,14 @@ class TapTrimmer(NoTrimming):
             for key in ("trained_taps", "bring_taps_up_to_date", "kernel_written"):
                 conv.__dict__.pop(key, None)
             layout = self.layouts.pop(conv)
-            decay = self.decays.pop(conv, None)
             with torch.no_grad():
                 if weight._version != conv.__dict__.pop("kernel_version", weight._version):
                     taps.copy_(weight[where])  # the kernel was written since the last step
-                    if decay is not None:
-                        apply_decay(decay)
-                        decay["weight"].copy_(weight)
+                    self.kernel_written(conv)
                 weight.data = weight.data.contiguous(memory_format=layout)
+                decay = self.decays.pop(conv, None)
                 if decay is not None:
-                    apply_decay(decay)
-                    weight.copy_(decay["weight"])
+                    weight.copy_(decayed(decay)[0])
                 weight[where] = taps
             if weight.grad is not None:  # (PyTorch's fused SGD misreads a gradient laid out
                 weight.grad = weight.grad.contiguous(memory_format=layout)  # unlike its weight)
@@ -271,7 +304,7 @@ class TapTrimmer(NoTrimming):
             del conv.__dict__["trained_taps_slices"]
         for hook in self.hooks:
             hook.remove()
-        self.trimmed, self.hooks = {}, []
+        self.trimmed, self.hooks, self.groups, self.settings = {}, [], {}, {}
 
     def optimizer_state_dict(self, optimizer) -> dict:
         """`optimizer.state_dict()` as the untrimmed optimizer would give it."""
@@ -301,24 +334,21 @@ def swap(group: dict, old: torch.Tensor, new: torch.Tensor) -> None:
     group["params"] = [new if p is old else p for p in group["params"]]
 
 
-def apply_decay(decay: dict) -> None:
-    """The kernel and momentum kept aside, taken through the steps' matrix (then the identity)."""
+def decayed(decay: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(weight, momentum) now: the kernel and momentum kept aside, taken through the product
+    of the steps since (new tensors; the start and the product stay as they are)."""
     a, b, c, d = decay["matrix"]
     weight, momentum = decay["weight"], decay["momentum"]
     with torch.no_grad():
         if momentum is None:  # (b = c = 0)
-            weight.mul_(a)
-        else:
-            decayed = torch.add(weight * a, momentum, alpha=b)
-            momentum.mul_(d).add_(weight, alpha=c)
-            weight.copy_(decayed)
-    decay["matrix"] = IDENTITY
+            return weight * a, None
+        return torch.add(weight * a, momentum, alpha=b), torch.add(momentum * d, weight, alpha=c)
 
 
 def outside_part(decay: dict | None, key: str) -> torch.Tensor | None:
-    """What optimizer state `key` holds at the padding-only taps: SGD's momentum kept aside (up to
-    date), otherwise zeros (None)."""
-    return decay["momentum"] if decay is not None and key == "momentum_buffer" else None
+    """What optimizer state `key` holds at the padding-only taps: SGD's momentum (up to date),
+    otherwise zeros (None)."""
+    return decayed(decay)[1] if decay is not None and key == "momentum_buffer" else None
 
 
 def expand(value, weight: torch.Tensor, where, taps: torch.Tensor, layout: torch.memory_format,
