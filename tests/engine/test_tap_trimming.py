@@ -268,3 +268,22 @@ def test_weight_decay_switched_on_during_training_puts_the_full_kernels_back(res
                          callbacks=[StartWeightDecay()])
     assert spy.trimmed == [4, 4, 0, 0]
     assert_same_state(fast.state_dict(), plain.state_dict())
+
+
+def test_a_step_that_gives_a_kernel_no_gradient_does_not_decay_it(resnet18, tmp_path, monkeypatch):
+    # the optimizer skips a parameter without a gradient, weight decay and all: at step 2 the last
+    # stage's output is detached, so its kernels get none
+    monkeypatch.chdir(tmp_path)
+    loader, options = batches([28] * 4), {"momentum": 0.9, "weight_decay": 0.05}
+    runs = []
+    for trim in (False, True):
+        model, calls = copy.deepcopy(resnet18), []
+
+        def detach_at_step_2(module, inputs, output, calls=calls):
+            calls.append(1)
+            return output.detach() if len(calls) == 2 else output
+        model.get_submodule("net.4").register_forward_hook(detach_at_step_2)
+        runs.append(train(model, "sgd", options, trim, loader, epochs=1, watch=False))
+    (plain, _, _), (fast, _, spy) = runs
+    assert spy.skipped > 0
+    assert_same_state(fast.state_dict(), plain.state_dict())
