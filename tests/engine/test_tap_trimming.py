@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from trainlab.engine import Runner, create_optimizer
+from trainlab.engine.tap_trimming import continues, decayed
 from trainlab.models import create_model
 
 OPTIMIZERS = [("sgd", {"momentum": 0.9}), ("adam", {}), ("adamw", {"weight_decay": 0.0})]
@@ -287,3 +288,27 @@ def test_a_step_that_gives_a_kernel_no_gradient_does_not_decay_it(resnet18, tmp_
     (plain, _, _), (fast, _, spy) = runs
     assert spy.skipped > 0
     assert_same_state(fast.state_dict(), plain.state_dict())
+
+
+def test_a_resume_state_is_used_only_for_the_kernel_it_describes():
+    # resume.pt's start and product for a kernel whose taps [1:3, 1:3] saw the image (trained:
+    # not start x product there); a resumed run uses them only if they give exactly what the
+    # kernel and momentum hold at every tap that is padding-only now
+    generator = torch.Generator().manual_seed(0)
+    start = {k: torch.randn(4, 4, 3, 3, generator=generator, dtype=torch.float64)
+             for k in ("weight", "momentum")}
+    saved = {"kind": "sgd", "matrix": [0.99, -0.009, 0.05, 0.9], **start}
+    weight, momentum = decayed(saved)
+    weight[:, :, 1:3, 1:3] += 1.0  # what the optimizer made of the in-image taps
+    momentum[:, :, 1:3, 1:3] -= 1.0
+    in_image = (slice(1, 3), slice(1, 3))
+    assert continues(saved, "sgd", weight, momentum, *in_image)
+    assert continues(saved, "sgd", weight, momentum, slice(0, 3), slice(0, 3))  # a larger image
+    assert not continues(saved, "sgd", weight, momentum, slice(1, 2), slice(1, 2))  # a smaller one
+    assert not continues(saved, "adamw", weight, momentum, *in_image)
+    assert not continues(saved, "sgd", weight, None, *in_image)
+    loaded = weight.clone()
+    loaded[0, 0, 0, 0] += 1e-12  # weights loaded since, say
+    assert not continues(saved, "sgd", loaded, momentum, *in_image)
+    assert continues({**saved, "matrix": [1.0, 0.0, 0.0, 1.0]}, "sgd", start["weight"],
+                     start["momentum"], *in_image)

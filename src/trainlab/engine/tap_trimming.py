@@ -152,6 +152,7 @@ class TapTrimmer(NoTrimming):
             self.tried = True
             for conv in self.convs:
                 self.trim(conv)
+            self.restored = {}  # (used once; the kernels' starts are held by `decays` now)
         elif any(conv.weight.grad is not None or self.settings[conv] != settings(
                 self.optimizer, self.groups[conv]) for conv in self.trimmed):
             self.untrim()  # (or a scheduler changed the weight decay or momentum: whole kernels)
@@ -220,12 +221,11 @@ class TapTrimmer(NoTrimming):
                                  "weight": weight.detach().clone(),
                                  "momentum": None if momentum is None else momentum.detach().clone()}
             saved = self.restored.get(self.names[conv])
-            if saved is not None and saved["kind"] == kind and saved["weight"].shape == weight.shape \
-                    and (saved["momentum"] is None) == (momentum is None):
+            if saved is not None and continues(saved, kind, weight, momentum, rows, cols):
                 # the run this one continues: the same starting point and product, so every
                 # later reading rounds as in a run that was never stopped
-                self.decays[conv].update(matrix=tuple(saved["matrix"]), weight=saved["weight"].clone(),
-                                         momentum=None if momentum is None else saved["momentum"].clone())
+                self.decays[conv].update(matrix=tuple(saved["matrix"]), weight=saved["weight"],
+                                         momentum=saved["momentum"])
             # whoever reads the kernel gets it up to date: a state dict, a forward at another
             # input size (engine/single_pixel.py), a copy; a write to it is caught there too
             self.hooks.append(conv.register_state_dict_pre_hook(during_training(
@@ -284,7 +284,7 @@ class TapTrimmer(NoTrimming):
                     self.kernel_written(conv)
                 weight.data = weight.data.contiguous(memory_format=layout)
                 decay = self.decays.pop(conv, None)
-                if decay is not None:
+                if decay is not None and decay["matrix"] != IDENTITY:
                     weight.copy_(decayed(decay)[0])
                 weight[where] = taps
             if weight.grad is not None:  # (PyTorch's fused SGD misreads a gradient laid out
@@ -339,10 +339,28 @@ def decayed(decay: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
     of the steps since (new tensors; the start and the product stay as they are)."""
     a, b, c, d = decay["matrix"]
     weight, momentum = decay["weight"], decay["momentum"]
+    if (a, b, c, d) == IDENTITY:  # (as they are: w + 0 * m would turn -0.0 into 0.0)
+        return weight, momentum
     with torch.no_grad():
         if momentum is None:  # (b = c = 0)
             return weight * a, None
         return torch.add(weight * a, momentum, alpha=b), torch.add(momentum * d, weight, alpha=c)
+
+
+def continues(saved: dict, kind: str, weight: torch.Tensor, momentum: torch.Tensor | None,
+              rows: slice, cols: slice) -> bool:
+    """Whether `saved` (a resume checkpoint's `resume_state` entry) is where this kernel's
+    padding-only taps came from: the same decay, and its start taken through its product gives
+    exactly what the kernel (and momentum) hold outside `rows` x `cols`. Anything else (another
+    input size, weights loaded since) starts afresh from the kernel as it is."""
+    if saved["kind"] != kind or saved["weight"].shape != weight.shape \
+            or (saved["momentum"] is None) != (momentum is None):
+        return False
+    outside = torch.ones(weight.shape[2:], dtype=torch.bool)
+    outside[rows, cols] = False
+    now_weight, now_momentum = decayed(saved)
+    return torch.equal(now_weight[:, :, outside], weight.detach()[:, :, outside]) and (
+        momentum is None or torch.equal(now_momentum[:, :, outside], momentum[:, :, outside]))
 
 
 def outside_part(decay: dict | None, key: str) -> torch.Tensor | None:
