@@ -120,6 +120,8 @@ def main() -> int:
     for flag in ("rounds", "steps", "batch"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    if args.weight_decay < 0:
+        parser.error(f"--weight-decay must be 0 or more, got {args.weight_decay}")
     for name in args.model or []:
         try:
             get_model_entry(name)

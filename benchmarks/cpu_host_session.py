@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 PYTHON = sys.executable
+RUNS = Path("/tmp/trainlab-cpu-host")  # the jobs' run folders and calibration caches
 
 
 def job_menu(dry_run: bool, rounds: int) -> dict[str, str]:
@@ -42,7 +44,7 @@ def job_menu(dry_run: bool, rounds: int) -> dict[str, str]:
     levers = f"{PYTHON} {HERE / 'bench_cpu_levers.py'} --rounds {1 if dry_run else rounds}"
     train = f"{PYTHON} -m trainlab train --data fashion-mnist --device cpu --log-steps 0" + \
         (" --limit-train 2000 --epochs 1" if dry_run else "")
-    runs = Path("/tmp/trainlab-cpu-host")
+    runs = RUNS
     menu = {"bench": f"{PYTHON} {HERE / 'bench_training.py'}",
             "levers": levers,
             "levers-wd": f"{levers} --weight-decay 5e-4 --no-profile",
@@ -82,8 +84,13 @@ def main() -> int:
                         help="comma-separated, in order of importance; a job may repeat")
     parser.add_argument("--levers-rounds", type=int, default=4)
     args = parser.parse_args()
+    if args.levers_rounds < 1 or args.budget <= 0:
+        parser.error("--levers-rounds must be at least 1 and --budget above 0")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        parser.error(f"{out} is a file; give a folder for the logs")
     out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(RUNS, ignore_errors=True)  # this script's own run folders, from an earlier call
     pairs = core_pairs()
     print(subprocess.run(["lscpu"], capture_output=True, text=True).stdout, flush=True)
     print(f"core pairs on separate physical cores: {pairs}", flush=True)
@@ -104,7 +111,7 @@ def main() -> int:
     for (name, command), cores in zip(commands.items(), pairs):
         # Each job calibrates `--precision auto` itself, on its own cores, into its own cache.
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "2",
-               "TRAINLAB_CACHE_DIR": f"/tmp/trainlab-cpu-host/cache-{name}"}
+               "TRAINLAB_CACHE_DIR": str(RUNS / f"cache-{name}")}
         log = open(out / f"{name}.log", "w")  # noqa: SIM115 (the child writes to it)
         log.write(f"$ {command}  (CPUs {cores})\n")
         log.flush()
@@ -112,15 +119,26 @@ def main() -> int:
                                          stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                          preexec_fn=lambda cores=cores: os.sched_setaffinity(0, cores))
         print(f"started {name} on CPUs {cores}", flush=True)
-    for name, process in running.items():
-        try:
-            code = process.wait(timeout=max(1.0, args.budget - (time.perf_counter() - started)))
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # bash and the python it started
-            process.wait()
-            code = "stopped by the budget"
-        print(f"{name}: exit {code} after {time.perf_counter() - started:.0f} s", flush=True)
+    try:
+        for name, process in running.items():
+            try:
+                code = process.wait(timeout=max(1.0, args.budget - (time.perf_counter() - started)))
+            except subprocess.TimeoutExpired:
+                stop(process)
+                code = "stopped by the budget"
+            print(f"{name}: exit {code} after {time.perf_counter() - started:.0f} s", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C: no job keeps running on its own
+        for process in running.values():
+            stop(process)
+        print(f"\ninterrupted: the jobs are stopped; what they printed is in {out}", file=sys.stderr)
+        return 130
     return 0
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)  # bash and the python it started
+        process.wait()
 
 
 if __name__ == "__main__":

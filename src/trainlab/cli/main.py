@@ -148,9 +148,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--momentum", type=float, default=S, help="SGD momentum"
                        + _default("momentum"))
     group.add_argument("--weight-decay", type=float, default=S,
-                       help=_default("weight_decay").strip()[1:-1] + "; with 0 (the courses' "
-                       "setting) SGD/Adam/AdamW on a CPU skip the weights that only ever "
-                       "multiply padding (README)")
+                       help=_default("weight_decay").strip()[1:-1] + "; on a CPU, SGD and "
+                       "AdamW (Adam only with 0, the courses' setting) skip the weights that "
+                       "only ever multiply padding, their decay applied when read (README)")
     group.add_argument("--schedule", choices=SCHEDULES, default=S,
                        help="LR schedule over all steps" + _default("schedule"))
     group.add_argument("--label-smoothing", type=float, default=S, metavar="EPS",

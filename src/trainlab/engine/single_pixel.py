@@ -43,12 +43,7 @@ class SinglePixelConv2d(nn.Conv2d):
         pixels = x[:, :, top:bottom, left:right].reshape(x.shape[0], -1)
         if trained is not None and trained[0] == window and self.training:
             matrix = trained[1]
-            if self.weight._version != self.__dict__["kernel_version"]:  # weights were loaded
-                with torch.no_grad():
-                    matrix.copy_(self.weight[self.trained_taps_slices])
-                if "kernel_written" in self.__dict__:
-                    self.__dict__["kernel_written"]()
-                self.__dict__["kernel_version"] = self.weight._version
+            self.__dict__["catch_write"]()  # weights loaded since the last step reach the taps
             out = F.linear(pixels, matrix.reshape(matrix.shape[0], -1), self.bias)
         elif is_channels_last(self.weight):
             out = InImageTaps.apply(pixels, self.weight, self.bias, taps)
@@ -65,7 +60,7 @@ class SinglePixelConv2d(nn.Conv2d):
             self.__dict__["bring_taps_up_to_date"]()  # the padding-only taps' weight decay
         state = super().__getstate__()
         for key in ("training_window", "trained_taps", "trained_taps_slices", "kernel_version",
-                    "bring_taps_up_to_date", "kernel_written"):
+                    "bring_taps_up_to_date", "catch_write"):
             state.pop(key, None)
         for key in ("_state_dict_pre_hooks", "_state_dict_hooks"):  # (closures: not picklable)
             hooks = state.get(key) or {}

@@ -136,9 +136,10 @@ class TapTrimmer(NoTrimming):
         self.layouts: dict[SinglePixelConv2d, torch.memory_format] = {}  # their kernels' own
         self.groups: dict[SinglePixelConv2d, dict] = {}  # their parameter groups, and the
         self.settings: dict[SinglePixelConv2d, tuple] = {}  # decay settings trimmed under
-        # With weight decay: per trimmed conv its decay kind, parameter group, the matrix of the
-        # steps since the padding-only taps were last brought up to date, and the kernel and
-        # momentum as they were then (kept aside: a write to the kernel meanwhile replaces them)
+        # With weight decay, per trimmed conv: its decay kind, the kernel and momentum where the
+        # padding-only taps' decay started (kept aside: readings leave them alone, a write to
+        # the kernel restarts them), the product of the steps since, and the product the kernel
+        # last showed (a reading that finds it there writes nothing)
         self.decays: dict[SinglePixelConv2d, dict] = {}
         self.hooks: list = []
         self.tried = False
@@ -158,7 +159,7 @@ class TapTrimmer(NoTrimming):
             self.untrim()  # (or a scheduler changed the weight decay or momentum: whole kernels)
         for conv, decay in self.decays.items():  # the step about to run, at its learning rate
             if self.trimmed[conv].grad is not None:  # (the optimizer skips a kernel without one)
-                decay["matrix"] = compose(step_matrix(decay["kind"], decay["group"]),
+                decay["matrix"] = compose(step_matrix(decay["kind"], self.groups[conv]),
                                           decay["matrix"])
 
     def after_step(self) -> None:
@@ -211,55 +212,55 @@ class TapTrimmer(NoTrimming):
         self.hooks.append(conv._register_state_dict_hook(during_training(
             keep_layout(self.layouts[conv]))))
         conv.__dict__["kernel_version"] = weight._version
+        conv.__dict__["catch_write"] = functools.partial(self.catch_write, conv)
         conv.__dict__["trained_taps"] = (window, taps)  # not registered: not in the state dict
         self.skipped += weight.numel() - taps.numel()
         if kind != "none":
             momentum = state.get("momentum_buffer") if "momentum_buffer" in full else None
             if momentum is None and kind == "sgd" and group.get("momentum", 0) != 0:
                 momentum = torch.zeros_like(weight)  # before the first step: none yet
-            self.decays[conv] = {"kind": kind, "group": group, "matrix": IDENTITY,
+            self.decays[conv] = {"kind": kind, "matrix": IDENTITY, "shown": IDENTITY,
                                  "weight": weight.detach().clone(),
                                  "momentum": None if momentum is None else momentum.detach().clone()}
             saved = self.restored.get(self.names[conv])
             if saved is not None and continues(saved, kind, weight, momentum, rows, cols):
                 # the run this one continues: the same starting point and product, so every
                 # later reading rounds as in a run that was never stopped
-                self.decays[conv].update(matrix=tuple(saved["matrix"]), weight=saved["weight"],
+                matrix = tuple(saved["matrix"])  # (which the loaded kernel shows: `continues`)
+                self.decays[conv].update(matrix=matrix, shown=matrix, weight=saved["weight"],
                                          momentum=saved["momentum"])
             # whoever reads the kernel gets it up to date: a state dict, a forward at another
             # input size (engine/single_pixel.py), a copy; a write to it is caught there too
             self.hooks.append(conv.register_state_dict_pre_hook(during_training(
                 lambda module, prefix, keep_vars: self.bring_up_to_date(module))))
             conv.__dict__["bring_taps_up_to_date"] = functools.partial(self.bring_up_to_date, conv)
-            conv.__dict__["kernel_written"] = functools.partial(self.kernel_written, conv)
 
     def bring_up_to_date(self, conv: SinglePixelConv2d) -> None:
         """The kernel's padding-only taps (and their momentum) as stepping whole kernels would
         have them now, with the product of the steps since the last time."""
+        self.catch_write(conv)
         decay = self.decays.get(conv)
-        if decay is None:
-            return
-        if conv.weight._version != conv.__dict__["kernel_version"]:  # written since the last step
-            with torch.no_grad():
-                self.trimmed[conv].copy_(conv.weight[conv.trained_taps_slices])
-            self.kernel_written(conv)  # (it holds what was written: nothing is pending)
-            conv.__dict__["kernel_version"] = conv.weight._version
-            return
-        if decay["matrix"] == IDENTITY:
+        if decay is None or decay["matrix"] == decay["shown"]:
             return  # (the kernel already holds them)
         with torch.no_grad():
             conv.weight.copy_(decayed(decay)[0])
             conv.weight[conv.trained_taps_slices] = self.trimmed[conv]
+        decay["shown"] = decay["matrix"]
         conv.__dict__["kernel_version"] = conv.weight._version
 
-    def kernel_written(self, conv: SinglePixelConv2d) -> None:
-        """Someone wrote the kernel since the last step (loaded weights): the decay so far
-        applies to what it held before (the momentum keeps it), what it holds now decays from
-        here on."""
+    def catch_write(self, conv: SinglePixelConv2d) -> None:
+        """If someone wrote the kernel since the last step (loaded weights): its taps take the
+        written values, and with weight decay the decay so far applies to what the kernel held
+        before (the momentum keeps it), what it holds now decays from here on."""
+        if conv.weight._version == conv.__dict__["kernel_version"]:
+            return
+        with torch.no_grad():
+            self.trimmed[conv].copy_(conv.weight[conv.trained_taps_slices])
         decay = self.decays.get(conv)
         if decay is not None:
             decay["momentum"] = decayed(decay)[1]
-            decay["weight"], decay["matrix"] = conv.weight.detach().clone(), IDENTITY
+            decay.update(weight=conv.weight.detach().clone(), matrix=IDENTITY, shown=IDENTITY)
+        conv.__dict__["kernel_version"] = conv.weight._version
 
     def resume_state(self) -> dict:
         """Per trimmed kernel with weight decay (by module name): where its padding-only taps'
@@ -275,16 +276,14 @@ class TapTrimmer(NoTrimming):
         """The full kernels back in the optimizer, with their state and any pending gradient."""
         for conv, taps in self.trimmed.items():
             weight, where = conv.weight, conv.trained_taps_slices
-            for key in ("trained_taps", "bring_taps_up_to_date", "kernel_written"):
+            self.catch_write(conv)
+            for key in ("trained_taps", "bring_taps_up_to_date", "catch_write", "kernel_version"):
                 conv.__dict__.pop(key, None)
             layout = self.layouts.pop(conv)
             with torch.no_grad():
-                if weight._version != conv.__dict__.pop("kernel_version", weight._version):
-                    taps.copy_(weight[where])  # the kernel was written since the last step
-                    self.kernel_written(conv)
                 weight.data = weight.data.contiguous(memory_format=layout)
                 decay = self.decays.pop(conv, None)
-                if decay is not None and decay["matrix"] != IDENTITY:
+                if decay is not None and decay["matrix"] != decay["shown"]:
                     weight.copy_(decayed(decay)[0])
                 weight[where] = taps
             if weight.grad is not None:  # (PyTorch's fused SGD misreads a gradient laid out
