@@ -12,9 +12,15 @@ b after a on the same cores; a job named twice runs twice, side by side):
                      on ResNet-18, and a profile
     fastcnn-levers   the same for the recipe's model at its batch of 256
     fastcnn-compile  the same with the torch.compile variant, no profile
+    fastcnn-shapes   bench_fastcnn_shapes.py: the recipe's network in other shapes, in turns
     levers-wd        levers with trainlab's weight decay 5e-4 (the CLI's), no profile
     fast-seed0..2    trainlab train --recipe fast --data fashion-mnist, one seed each (item 2)
     resnet18-cli     trainlab train --model resnet18 --data fashion-mnist --epochs 2 (README figure)
+
+`--job NAME=COMMAND` (repeatable) adds a job of your own, e.g. a recipe with other options:
+--job "pf-s0={train} --recipe fast --seed 0 --option pool_first=true --out {runs}/pf-s0", where
+{python} is this Python, {train} the fast-seed jobs' `trainlab train` prefix and {runs} the run
+folders' parent. Without --jobs, only the --job jobs run; name them in --jobs to mix.
 
 Jobs that share a host's memory bandwidth and caches run slower than alone, so each job's
 matmul peak is printed beside its figures; bench's and levers' ratios compare two loops
@@ -39,8 +45,9 @@ PYTHON = sys.executable
 RUNS = Path("/tmp/trainlab-cpu-host")  # the jobs' run folders and calibration caches
 
 
-def job_menu(dry_run: bool, rounds: int) -> dict[str, str]:
-    """job name -> shell command. The dry run shortens them to seconds."""
+def job_menu(dry_run: bool, rounds: int, own: list[str]) -> dict[str, str]:
+    """job name -> shell command, with `own` jobs (NAME=COMMAND) added. The dry run shortens the
+    menu's jobs to seconds."""
     levers = f"{PYTHON} {HERE / 'bench_cpu_levers.py'} --rounds {1 if dry_run else rounds}"
     train = f"{PYTHON} -m trainlab train --data fashion-mnist --device cpu --log-steps 0" + \
         (" --limit-train 2000 --epochs 1" if dry_run else "")
@@ -49,11 +56,22 @@ def job_menu(dry_run: bool, rounds: int) -> dict[str, str]:
             "levers": levers,
             "levers-wd": f"{levers} --weight-decay 5e-4 --no-profile",
             "fastcnn-levers": f"{levers} --model fastcnn --batch 256",
-            "fastcnn-compile": f"{levers} --model fastcnn --batch 256 --compile --no-profile"}
+            "fastcnn-compile": f"{levers} --model fastcnn --batch 256 --compile --no-profile",
+            "fastcnn-shapes": f"{PYTHON} {HERE / 'bench_fastcnn_shapes.py'}"
+                              + (" --rounds 1 --seconds 0.05" if dry_run else "")}
     for seed in range(3):
         menu[f"fast-seed{seed}"] = f"{train} --recipe fast --seed {seed} --out {runs}/fast-seed{seed}"
     menu["resnet18-cli"] = f"{train} --model resnet18 {'' if dry_run else '--epochs 2'} " \
                            f"--out {runs}/resnet18"
+    for job in own:
+        name, _, command = job.partition("=")
+        if not name or not command or any(c in name for c in ",+/ "):
+            raise ValueError(f"--job {job!r}: give NAME=COMMAND, NAME without , + / or spaces")
+        try:
+            menu[name] = command.format(python=PYTHON, train=train, runs=runs)
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(f"--job {job!r}: {error} is not one of {{python}}, {{train}}, "
+                             "{runs} (write {{ and }} for braces)") from None
     return menu
 
 
@@ -80,12 +98,26 @@ def main() -> int:
     parser.add_argument("out")
     parser.add_argument("--budget", type=float, default=520, help="seconds before jobs stop")
     parser.add_argument("--dry-run", action="store_true", help="every job for seconds only")
-    parser.add_argument("--jobs", default=DEFAULT_JOBS,
-                        help="comma-separated, in order of importance; a job may repeat")
+    parser.add_argument("--jobs", help="comma-separated, in order of importance; a job may "
+                        f"repeat (default: {DEFAULT_JOBS}, or the --job jobs where given)")
+    parser.add_argument("--job", action="append", default=[], metavar="NAME=COMMAND",
+                        help="a job of your own ({python}, {train}, {runs} filled in)")
     parser.add_argument("--levers-rounds", type=int, default=4)
     args = parser.parse_args()
     if args.levers_rounds < 1 or args.budget <= 0:
         parser.error("--levers-rounds must be at least 1 and --budget above 0")
+    try:
+        menu = job_menu(args.dry_run, args.levers_rounds, args.job)
+    except ValueError as error:
+        parser.error(str(error))
+    jobs = args.jobs or ",".join(job.partition("=")[0] for job in args.job) or DEFAULT_JOBS
+    commands = {}
+    for number, job in enumerate(jobs.split(",")):
+        if any(part not in menu for part in job.split("+")):
+            parser.error(f"--jobs: unknown job {job!r}; choose from {', '.join(menu)} "
+                         "(a+b: one after the other on the same cores)")
+        name = job if job not in commands else f"{job}-{number}"
+        commands[name] = "; ".join(menu[part] for part in job.split("+"))
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         parser.error(f"{out} is a file; give a folder for the logs")
@@ -96,14 +128,6 @@ def main() -> int:
     print(f"core pairs on separate physical cores: {pairs}", flush=True)
     started = time.perf_counter()
     running = {}
-    menu = job_menu(args.dry_run, args.levers_rounds)
-    commands = {}
-    for number, job in enumerate(args.jobs.split(",")):
-        if any(part not in menu for part in job.split("+")):
-            parser.error(f"--jobs: unknown job {job!r}; choose from {', '.join(menu)} "
-                         "(a+b: one after the other on the same cores)")
-        name = job if job not in commands else f"{job}-{number}"
-        commands[name] = "; ".join(menu[part] for part in job.split("+"))
     if args.dry_run:  # a small machine: the jobs share its cores
         pairs = [pairs[i % len(pairs)] for i in range(len(commands))]
     for name in list(commands)[len(pairs):]:

@@ -61,6 +61,28 @@ def test_use_residual_switch_changes_outputs_not_parameters():
     assert not torch.allclose(with_res(x), without.eval()(x))
 
 
+def test_fastcnn_pool_first_is_the_same_function_where_batch_norm_scales_up():
+    """conv, pool, BN, ReLU against conv, BN, ReLU, pool, same weights and running statistics:
+    equal in evaluation while every BN scale is positive (the max commutes with an increasing
+    per-channel map), different once one is negative. Pooling first is fastcnn's speed option."""
+    torch.manual_seed(0)
+    options = dict(in_channels=1, num_classes=10, input_size=(28, 28), widths=(8, 16, 16))
+    plain = create_model("fastcnn", **options)
+    plain.train()(torch.randn(32, 1, 28, 28))  # running statistics that are not the defaults
+    pooled_first = create_model("fastcnn", **options, pool_first=True)
+    assert [type(m).__name__ for m in pooled_first.features[:4]] == \
+        ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
+    for norm in (m for m in plain.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        norm.weight.data.abs_().add_(0.1)
+    # The same modules in a different order: the state dict's values line up, its keys do not.
+    pooled_first.load_state_dict(dict(zip(pooled_first.state_dict(), plain.state_dict().values())))
+    x = torch.randn(4, 1, 28, 28)
+    torch.testing.assert_close(pooled_first.eval()(x), plain.eval()(x))
+    plain.features[1].weight.data[0] = -1.0  # the stem's first BN scale
+    pooled_first.load_state_dict(dict(zip(pooled_first.state_dict(), plain.state_dict().values())))
+    assert not torch.allclose(pooled_first(x), plain(x))
+
+
 def test_cifar_stem_keeps_resolution():
     model = create_model("resnet18", in_channels=3, input_size=(32, 32), stem="cifar")
     assert model.net[0](torch.randn(1, 3, 32, 32)).shape[-2:] == (32, 32)

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import yaml
 from safetensors.torch import load_file
 
 from fake_data import make_image_folder, tiny_mlp_args
@@ -91,6 +92,28 @@ def test_every_recipe_is_a_valid_configuration(recipe, kind):
     settings = RECIPES[recipe][kind]
     config = TrainConfig(**settings, recipe=recipe).validate()
     assert config.model in list_models() and config.epochs >= 1
+
+
+def test_recipe_model_options_merge_with_the_flags_and_stay_with_their_model(pets, tmp_path):
+    """`--option` changes one of the recipe's model options and keeps the others; another
+    `--model` trains without the recipe's model's options (they would not fit it); the recipe's
+    test-time flip turns off with --no-test-time-flip."""
+    recipe_cpu = RECIPES["fast"]["cpu"]
+    assert set(recipe_cpu["model_options"]) == {"widths", "pool_first"}
+    run = tmp_path / "merged"
+    assert main(["train", "--recipe", "fast", *pets, "--device", "cpu", "--epochs", "1",
+                 "--option", "pool_first=false", "--no-test-time-flip", "--log-steps", "0",
+                 "--out", str(run)]) == 0
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["model"] == "fastcnn" and config["test_time_flip"] is False
+    assert config["model_options"] == {"widths": recipe_cpu["model_options"]["widths"],
+                                       "pool_first": False}
+    other = tmp_path / "other-model"
+    assert main(["train", "--recipe", "fast", *pets, "--device", "cpu", *QUICK,
+                 "--out", str(other)]) == 0
+    config = yaml.safe_load((other / "config.yaml").read_text())
+    assert config["model"] == "mlp" and config["model_options"] == {"hidden": [8]}
+    assert config["test_time_flip"] is True and config["recipe"] == "fast"
 
 
 def test_a_last_batch_of_one_image_is_left_out_when_batchnorm_cannot_take_it(tmp_path, capsys):

@@ -89,8 +89,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "(see README)")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=S,
                         help="a named set of defaults, chosen for the device it trains on; "
-                        "fast: fastcnn on Fashion-MNIST-sized images in about 90 s on a 2-core AMD "
-                        "EPYC (145 s on 2 AMX Xeon cores) or about 3.4 s on an H200 GPU; best: a "
+                        "fast: fastcnn on Fashion-MNIST-sized images, 0.93 in 72 s on 2 AMX Xeon "
+                        "cores (107-112 s on a 2-core AMD EPYC at half speed) or about 3.4 s on an "
+                        "H200 GPU; best: a "
                         "wider fastcnn with crop+flip for the highest accuracy (see README for figures)")
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=S, help="a name from `trainlab models`" + _default("model"))
@@ -181,9 +182,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        "time is reported apart from the training time. On one H100, "
                        "reduce-overhead --drop-last trained fastcnn 1.4-1.6x as fast as eager"
                        + _default("compile"))
-    group.add_argument("--test-time-flip", action="store_true", default=S,
+    group.add_argument("--test-time-flip", action=argparse.BooleanOptionalAction, default=S,
                        help="evaluate and predict on each image and its mirror image, averaging "
-                       "the two (for data where a mirrored image keeps its class)")
+                       "the two (for data where a mirrored image keeps its class; the recipes "
+                       "turn it on, --no-test-time-flip off)" + _default("test_time_flip"))
     group.add_argument("--deterministic", action="store_true", default=S,
                        help="use PyTorch's deterministic algorithms (same result every time, "
                        "also on GPUs; slower)")

@@ -38,9 +38,14 @@ class ConfigError(ValueError):
 
 
 # Named sets of defaults, one per kind of device the run trains on ("cpu" also serves MPS).
-# fast/cpu: the best Fashion-MNIST test accuracy found for about 90 s of training on the 2-core
-# development CPU: 0.9296 in 84.5 s (seed 0). Tried and dropped: widths 32-64-128 for 7 epochs
-# (0.9309 but 91 s), crop+flip (too strong for 10 epochs: 0.9256), no label smoothing (0.9291).
+# fast/cpu: the best Fashion-MNIST test accuracy found for at most 90 s of training on 2 cores of
+# both CPU kinds (benchmarks/RESULTS.md). Widths 16-48-96 pooled before BN and ReLU (the stem's
+# BN on 24 channels at full resolution was a third of the step on an AMX Xeon), 8 epochs and
+# test-time flip: 0.9313 (3 seeds) on AMX, 72 s alone (seed 1; the earlier 24-48-96 for 9 epochs:
+# 0.9312 in 140-147 s), 0.9325 in 107-112 s on the AMD EPYC at half speed (earlier: 160 s).
+# Tried and dropped (AMX, 3 seeds, without test-time flip): the same for 9 epochs (0.9306;
+# 1.4x), widths 16-32-96 (0.9278), 16-32-64 for 11 epochs (0.9279). Earlier:
+# widths 32-64-128 for 7 epochs, crop+flip (too strong for 10 epochs), no label smoothing.
 # cuda entries, measured on one H200 (torch 2.11; benchmarks/RESULTS.md, GPU section). fast:
 # 0.9367 +- 0.0020 over 3 seeds; 3.4 s of training once cuDNN's algorithm timing is off (it cost
 # 1.6 s of a 5 s run and found nothing faster for this net); 12 epochs gave 0.9329 in 2.8 s and
@@ -55,7 +60,8 @@ _WIDE = dict(model="fastcnn", model_options={"widths": [64, 128, 256]}, batch_si
              augment="crop-flip", lr=0.2, test_time_flip=True)
 RECIPES: dict[str, dict[str, dict]] = {
     "fast": {
-        "cpu": dict(_COMMON, model="fastcnn", epochs=9, batch_size=256, augment="flip", lr=0.1),
+        "cpu": dict(_COMMON, model="fastcnn", model_options={"widths": [16, 48, 96], "pool_first": True},
+                    epochs=8, batch_size=256, augment="flip", lr=0.1, test_time_flip=True),
         "cuda": dict(_COMMON, model="fastcnn", epochs=15, batch_size=1024, augment="flip",
                      lr=0.4, test_time_flip=True, cudnn_benchmark=False),
     },
@@ -273,6 +279,18 @@ def build_config(file: str | Path | None = None, **overrides) -> TrainConfig:
     recipe = overrides.get("recipe") or from_file.get("recipe")
     device = overrides.get("device") or from_file.get("device") or "auto"
     values = recipe_settings(recipe, device) if recipe else {}
-    values.update(from_file)
-    values.update(overrides)
+    for layer in (from_file, overrides):
+        values = with_layer(values, layer)
     return TrainConfig(**values).validate()
+
+
+def with_layer(values: dict, layer: dict) -> dict:
+    """`values` with a later layer's (the file's, the flags') on top. Model options merge key by
+    key (`--recipe fast --option widths=[24,48,96]` keeps the recipe's other options); options
+    set for one model are dropped when the layer names another (`--recipe fast --model resnet18`)."""
+    merged = {**values, **layer}
+    if "model" in layer and layer["model"] != values.get("model"):
+        merged["model_options"] = dict(layer.get("model_options") or {})
+    elif "model_options" in layer and isinstance(layer["model_options"], dict):
+        merged["model_options"] = {**values.get("model_options", {}), **layer["model_options"]}
+    return merged
