@@ -116,6 +116,22 @@ def test_recipe_model_options_merge_with_the_flags_and_stay_with_their_model(pet
     assert config["test_time_flip"] is True and config["recipe"] == "fast"
 
 
+def test_a_runs_config_rebuilds_its_model_after_its_recipe_changed(pets, tmp_path):
+    """A run saved `recipe: fast` with the model options it trained with (`{}` for the earlier
+    recipe, which used fastcnn's defaults). Evaluating it and training again from its config.yaml
+    rebuild that model, not one with the recipe's options of today merged in."""
+    run = tmp_path / "earlier-recipe"
+    assert main(["train", *pets, "--device", "cpu", "--model", "fastcnn", "--epochs", "1",
+                 "--batch-size", "8", "--log-steps", "0", "--out", str(run)]) == 0
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["model_options"] == {}
+    (run / "config.yaml").write_text(yaml.safe_dump({**config, "recipe": "fast"}))
+    assert main(["evaluate", str(run)]) == 0  # the checkpoint loads into the rebuilt model
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(run / "config.yaml"), "--out", str(again)]) == 0
+    assert yaml.safe_load((again / "config.yaml").read_text())["model_options"] == {}
+
+
 def test_a_last_batch_of_one_image_is_left_out_when_batchnorm_cannot_take_it(tmp_path, capsys):
     root = tmp_path / "data"
     make_image_folder(root, classes=("cat", "dog"), per_class=12, size=32)

@@ -279,18 +279,20 @@ def build_config(file: str | Path | None = None, **overrides) -> TrainConfig:
     recipe = overrides.get("recipe") or from_file.get("recipe")
     device = overrides.get("device") or from_file.get("device") or "auto"
     values = recipe_settings(recipe, device) if recipe else {}
-    for layer in (from_file, overrides):
-        values = with_layer(values, layer)
-    return TrainConfig(**values).validate()
+    if from_file.get("model", values.get("model")) != values.get("model"):
+        values.pop("model_options", None)  # the recipe's model's, not the file's model's
+    values.update(from_file)  # a file's model_options are the whole set: a run's config.yaml
+    # reproduces the run even after its recipe changed (saved `{}` means the model's defaults)
+    return TrainConfig(**with_flags(values, overrides)).validate()
 
 
-def with_layer(values: dict, layer: dict) -> dict:
-    """`values` with a later layer's (the file's, the flags') on top. Model options merge key by
+def with_flags(values: dict, flags: dict) -> dict:
+    """`values` with the flags on top. `--option`s merge with the model options so far, key by
     key (`--recipe fast --option widths=[24,48,96]` keeps the recipe's other options); options
-    set for one model are dropped when the layer names another (`--recipe fast --model resnet18`)."""
-    merged = {**values, **layer}
-    if "model" in layer and layer["model"] != values.get("model"):
-        merged["model_options"] = dict(layer.get("model_options") or {})
-    elif "model_options" in layer and isinstance(layer["model_options"], dict):
-        merged["model_options"] = {**values.get("model_options", {}), **layer["model_options"]}
+    set for one model are dropped when the flags name another (`--recipe fast --model resnet18`)."""
+    merged = {**values, **flags}
+    if "model" in flags and flags["model"] != values.get("model"):
+        merged["model_options"] = dict(flags.get("model_options") or {})
+    elif isinstance(flags.get("model_options"), dict):
+        merged["model_options"] = {**values.get("model_options", {}), **flags["model_options"]}
     return merged
