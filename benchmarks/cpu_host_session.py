@@ -10,7 +10,7 @@ b after a on the same cores; a job named twice runs twice, side by side):
     bench            make bench (bench_training.py, short mode): each model against the course loop
     levers           make bench-levers (bench_cpu_levers.py, `--levers-rounds` rounds): each lever
                      on ResNet-18, and a profile
-    fastcnn-levers   the same for the recipe's model at its batch of 256
+    fastcnn-levers   the same for fastcnn (24-48-96, the recipe's network before) at batch 256
     fastcnn-compile  the same with the torch.compile variant, no profile
     fastcnn-shapes   bench_fastcnn_shapes.py: the recipe's network in other shapes, in turns
     levers-wd        levers with trainlab's weight decay 5e-4 (the CLI's), no profile
@@ -18,7 +18,7 @@ b after a on the same cores; a job named twice runs twice, side by side):
     resnet18-cli     trainlab train --model resnet18 --data fashion-mnist --epochs 2 (README figure)
 
 `--job NAME=COMMAND` (repeatable) adds a job of your own, e.g. a recipe with other options:
---job "pf-s0={train} --recipe fast --seed 0 --option pool_first=true --out {runs}/pf-s0", where
+--job "old-s0={train} --recipe fast --seed 0 --option pool_first=false --out {runs}/old-s0", where
 {python} is this Python, {train} the fast-seed jobs' `trainlab train` prefix and {runs} the run
 folders' parent. Without --jobs, only the --job jobs run; name them in --jobs to mix.
 

@@ -5,10 +5,10 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from fake_data import make_image_folder, tiny_mlp_args
+from fake_data import make_image_folder, tiny_mlp_args, write_table
 from trainlab.cli.main import main
 from trainlab.models import list_models
-from trainlab.workflows.config import RECIPES, TrainConfig
+from trainlab.workflows.config import RECIPES, ConfigError, TrainConfig, build_config
 
 QUICK = tiny_mlp_args(8)
 
@@ -124,12 +124,42 @@ def test_a_runs_config_rebuilds_its_model_after_its_recipe_changed(pets, tmp_pat
     assert main(["train", *pets, "--device", "cpu", "--model", "fastcnn", "--epochs", "1",
                  "--batch-size", "8", "--log-steps", "0", "--out", str(run)]) == 0
     config = yaml.safe_load((run / "config.yaml").read_text())
-    assert config["model_options"] == {}
+    assert config["model_options"] == {} and config["test_time_flip"] is False
+    del config["test_time_flip"]  # as in runs saved before the setting existed
     (run / "config.yaml").write_text(yaml.safe_dump({**config, "recipe": "fast"}))
+    assert build_config(run / "config.yaml").test_time_flip is False  # not today's recipe's
     assert main(["evaluate", str(run)]) == 0  # the checkpoint loads into the rebuilt model
     again = tmp_path / "again"
     assert main(["train", "--config", str(run / "config.yaml"), "--out", str(again)]) == 0
     assert yaml.safe_load((again / "config.yaml").read_text())["model_options"] == {}
+
+
+def test_model_options_of_a_file_meet_the_flags(tmp_path):
+    """A file's options for the default model survive `--model` naming that same model; a
+    file's options that are not a mapping give way to the flags' (no crash in the merge), and
+    without flags get validate()'s message."""
+    file = tmp_path / "mine.yaml"
+    file.write_text("model_options: {use_residual: false}\n")
+    config = build_config(file, model="resnet18", model_options={"stem": "cifar"})
+    assert config.model_options == {"use_residual": False, "stem": "cifar"}
+    file.write_text("model_options: [stem]\n")
+    assert build_config(file, model_options={"stem": "cifar"}).model_options == {"stem": "cifar"}
+    with pytest.raises(ConfigError, match="model_options must be a mapping"):
+        build_config(file)
+
+
+def test_a_recipe_for_images_on_a_table_says_which_settings_to_turn_off(tmp_path, capsys):
+    path = write_table(tmp_path / "t.csv", n=60, task="classes")  # (label smoothing applies)
+    run = tmp_path / "table-run"
+    assert main(["train", "--recipe", "fast", "--data", f"table:{path}", "--model", "mlp",
+                 "--device", "cpu", "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "--augment flip and --test-time-flip apply to images" in err
+    assert "(--recipe fast is made for images). Add --augment none --no-test-time-flip" in err
+    assert not run.exists()
+    assert main(["train", "--recipe", "fast", "--data", f"table:{path}", "--model", "mlp",
+                 "--device", "cpu", "--augment", "none", "--no-test-time-flip", "--epochs", "1",
+                 "--log-steps", "0", "--out", str(run)]) == 0
 
 
 def test_a_last_batch_of_one_image_is_left_out_when_batchnorm_cannot_take_it(tmp_path, capsys):

@@ -236,9 +236,14 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     for note in data.notes:
         echo(f"note: {note}")
     model = build_model(config, data)
-    if data.input_kind != "image" and config.augment != "none":
-        raise ConfigError(f"--augment {config.augment} applies to images; --data {config.data} "
-                          "holds none. Drop --augment")
+    image_only = [f"--augment {config.augment}"] * (config.augment != "none") \
+        + ["--test-time-flip"] * config.test_time_flip
+    if data.input_kind != "image" and image_only:
+        fixes = ["--augment none"] * (config.augment != "none") \
+            + ["--no-test-time-flip"] * config.test_time_flip
+        raise ConfigError(f"{' and '.join(image_only)} apply to images; --data {config.data} "
+                          "holds none" + (f" (--recipe {config.recipe} is made for images)"
+                                          if config.recipe else "") + f". Add {' '.join(fixes)}")
     load_starting_weights(model, config, echo)
     n_params = sum(p.numel() for p in model.parameters())
 
