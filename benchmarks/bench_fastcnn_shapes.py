@@ -15,6 +15,7 @@ for the recipes' test accuracies, 3 seeds each.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
@@ -80,4 +81,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C: a benchmark writes nothing, so nothing is lost
+        print("\ninterrupted: no figures (this benchmark writes no files)", file=sys.stderr)
+        raise SystemExit(130) from None

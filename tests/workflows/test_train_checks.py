@@ -128,6 +128,9 @@ def test_a_runs_config_rebuilds_its_model_after_its_recipe_changed(pets, tmp_pat
     del config["test_time_flip"]  # as in runs saved before the setting existed
     (run / "config.yaml").write_text(yaml.safe_dump({**config, "recipe": "fast"}))
     assert build_config(run / "config.yaml").test_time_flip is False  # not today's recipe's
+    copied = tmp_path / "copied.yaml"  # out of its run directory: the recipe beneath it, but
+    copied.write_text((run / "config.yaml").read_text())  # its model options are the whole set
+    assert build_config(copied).model_options == {}
     assert main(["evaluate", str(run)]) == 0  # the checkpoint loads into the rebuilt model
     again = tmp_path / "again"
     assert main(["train", "--config", str(run / "config.yaml"), "--out", str(again)]) == 0

@@ -282,23 +282,24 @@ def build_config(file: str | Path | None = None, **overrides) -> TrainConfig:
     # A run's own config.yaml holds every setting as it trained; a setting added to trainlab since
     # takes its default (the behaviour of the run's time), not what the recipe says today.
     values = recipe_settings(recipe, device) if recipe and not is_saved_run_config(file) else {}
-    if from_file.get("model", values.get("model")) != values.get("model"):
-        values.pop("model_options", None)  # the recipe's model's, not the file's model's
-    values.update(from_file)  # a file's model_options are the whole set: a run's config.yaml
-    # reproduces the run even after its recipe changed (saved `{}` means the model's defaults)
-    return TrainConfig(**with_flags(values, overrides)).validate()
+    # A file's model_options are the whole set: a run's config.yaml reproduces the run even after
+    # its recipe changed (saved `{}` means the model's defaults). Flags merge.
+    values = on_top(values, from_file, merge_options=False)
+    return TrainConfig(**on_top(values, overrides, merge_options=True)).validate()
 
 
-def with_flags(values: dict, flags: dict) -> dict:
-    """`values` with the flags on top. `--option`s merge with the model options so far, key by
-    key (`--recipe fast --option widths=[24,48,96]` keeps the recipe's other options); options
-    set for one model are dropped when the flags name another (`--recipe fast --model resnet18`)."""
-    merged = {**values, **flags}
-    if "model" in flags and flags["model"] != values.get("model", TrainConfig.model):
-        merged["model_options"] = dict(flags.get("model_options") or {})
-    elif isinstance(flags.get("model_options"), dict) \
+def on_top(values: dict, layer: dict, merge_options: bool) -> dict:
+    """`values` with a later layer's (the file's, the flags') on top, key by key. Model options
+    set for one model are dropped when the layer names another (`--recipe fast --model
+    resnet18`); with `merge_options` the layer's merge with those so far, option by option
+    (`--recipe fast --option widths=[24,48,96]` keeps the recipe's other options)."""
+    merged = {**values, **layer}
+    model = values.get("model", TrainConfig.model)
+    if layer.get("model", model) != model:
+        merged["model_options"] = layer.get("model_options", {})
+    elif merge_options and isinstance(layer.get("model_options"), dict) \
             and isinstance(values.get("model_options"), dict):  # (else validate() says what)
-        merged["model_options"] = {**values["model_options"], **flags["model_options"]}
+        merged["model_options"] = {**values["model_options"], **layer["model_options"]}
     return merged
 
 

@@ -236,14 +236,16 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     for note in data.notes:
         echo(f"note: {note}")
     model = build_model(config, data)
-    image_only = [f"--augment {config.augment}"] * (config.augment != "none") \
-        + ["--test-time-flip"] * config.test_time_flip
+    image_only = {}  # flag as set -> the flag that turns it off
+    if config.augment != "none":
+        image_only[f"--augment {config.augment}"] = "--augment none"
+    if config.test_time_flip:
+        image_only["--test-time-flip"] = "--no-test-time-flip"
     if data.input_kind != "image" and image_only:
-        fixes = ["--augment none"] * (config.augment != "none") \
-            + ["--no-test-time-flip"] * config.test_time_flip
-        raise ConfigError(f"{' and '.join(image_only)} apply to images; --data {config.data} "
-                          "holds none" + (f" (--recipe {config.recipe} is made for images)"
-                                          if config.recipe else "") + f". Add {' '.join(fixes)}")
+        raise ConfigError(f"{' and '.join(image_only)} appl{'ies' if len(image_only) == 1 else 'y'}"
+                          f" to images; --data {config.data} holds none"
+                          + (f" (--recipe {config.recipe} is made for images)" if config.recipe
+                             else "") + f". Add {' '.join(image_only.values())}")
     load_starting_weights(model, config, echo)
     n_params = sum(p.numel() for p in model.parameters())
 
