@@ -25,14 +25,16 @@ folders' parent. Without --jobs, only the --job jobs run; name them in --jobs to
 Jobs that share a host's memory bandwidth and caches run slower than alone, so each job's
 matmul peak is printed beside its figures; bench's and levers' ratios compare two loops
 measured in turns inside one job, which the sharing weighs on alike. Each job's output goes to
-OUT_DIR/<job>.log as it runs; jobs still running when `--budget` seconds have passed are
-stopped (their logs keep what they printed). Jobs that find no free pair of cores are skipped.
+OUT_DIR/<job>.log as it runs (characters other than letters, digits, ".", "_" and "-" made
+"_"); jobs still running when `--budget` seconds have passed are stopped (their logs keep
+what they printed). Jobs that find no free pair of cores are skipped.
 Dry run on any machine: python benchmarks/cpu_host_session.py /tmp/dry --dry-run
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -136,7 +138,9 @@ def main() -> int:
         # Each job calibrates `--precision auto` itself, on its own cores, into its own cache.
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "2",
                "TRAINLAB_CACHE_DIR": str(RUNS / f"cache-{name}")}
-        log = open(out / f"{name}.log", "w")  # noqa: SIM115 (the child writes to it)
+        # The device tool brings back only plain file names: "bench+fast-seed0" would stay behind.
+        safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+        log = open(out / f"{safe_name}.log", "w")  # noqa: SIM115 (the child writes to it)
         log.write(f"$ {command}  (CPUs {cores})\n")
         log.flush()
         running[name] = subprocess.Popen(["bash", "-c", command], stdout=log,

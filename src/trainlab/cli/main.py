@@ -89,7 +89,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "(see README)")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=S,
                         help="a named set of defaults, chosen for the device it trains on; "
-                        "fast: fastcnn on Fashion-MNIST-sized images, 0.93 in 72 s on 2 AMX Xeon "
+                        "fast: fastcnn on Fashion-MNIST-sized images, 0.93 in 69-78 s on 2 AMX Xeon "
                         "cores (107-112 s on a 2-core AMD EPYC at half speed) or about 3.4 s on an "
                         "H200 GPU; best: a "
                         "wider fastcnn with crop+flip for the highest accuracy (see README for figures)")

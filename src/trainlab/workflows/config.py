@@ -41,8 +41,8 @@ class ConfigError(ValueError):
 # fast/cpu: the best Fashion-MNIST test accuracy found for at most 90 s of training on 2 cores
 # (issue 12's goal, measured on an AMX Xeon; benchmarks/RESULTS.md). Widths 16-48-96 pooled
 # before BN and ReLU (the stem's BN on 24 channels at full resolution was a third of the step
-# on the AMX Xeon), 8 epochs and test-time flip: 0.9313 (3 seeds) on AMX, 72 s alone (seed 1;
-# the earlier 24-48-96 for 9 epochs: 0.9312 in 140-147 s), 0.9325 in 107-112 s on the AMD EPYC
+# on the AMX Xeon), 8 epochs and test-time flip: 0.9313 (3 seeds) on AMX, 69-78 s alone (the
+# earlier 24-48-96 for 9 epochs: 0.9312 in 140-147 s), 0.9325 in 107-112 s on the AMD EPYC
 # at half speed (earlier: 160 s). Tried (AMX, 3 seeds, no test-time flip): the same for 9
 # epochs (0.9306, 1.4x as fast as the recipe before side by side; 8 epochs with the flip leave
 # more room under 90 s), widths 16-32-96 (0.9278), 16-32-64 for 11 epochs (0.9279). Earlier:
