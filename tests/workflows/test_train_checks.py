@@ -158,11 +158,28 @@ def test_a_recipe_for_images_on_a_table_says_which_settings_to_turn_off(tmp_path
                  "--device", "cpu", "--out", str(run)]) == 2
     err = capsys.readouterr().err
     assert "--augment flip and --test-time-flip apply to images" in err
-    assert "(--recipe fast is made for images). Add --augment none --no-test-time-flip" in err
+    assert "(--recipe fast is made for classifying images). Add --augment none --no-test-time-flip\n" in err
     assert not run.exists()
     assert main(["train", "--recipe", "fast", "--data", f"table:{path}", "--model", "mlp",
                  "--device", "cpu", "--augment", "none", "--no-test-time-flip", "--epochs", "1",
                  "--log-steps", "0", "--out", str(run)]) == 0
+
+
+def test_every_setting_that_does_not_apply_is_named_in_one_message(tmp_path, capsys):
+    """On a binary table the recipe's label smoothing does not apply either: one refusal names
+    all three settings, and adding what it says trains."""
+    path = write_table(tmp_path / "t.csv", n=60, task="binary")
+    run = tmp_path / "binary-run"
+    argv = ["train", "--recipe", "fast", "--data", f"table:{path}", "--model", "mlp",
+            "--device", "cpu", "--epochs", "1", "--log-steps", "0", "--out", str(run)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--label-smoothing 0.1 applies to classification; " \
+           f"--data table:{path} is a binary task" in err
+    assert "Add --augment none --no-test-time-flip --label-smoothing 0\n" in err
+    assert not run.exists()
+    assert main([*argv, "--augment", "none", "--no-test-time-flip", "--label-smoothing", "0"]) == 0
+    assert (run / "results.json").exists()
 
 
 def test_a_last_batch_of_one_image_is_left_out_when_batchnorm_cannot_take_it(tmp_path, capsys):

@@ -214,6 +214,29 @@ def kept_checkpoint(run_dir: Path, checkpointer: ResumeCheckpointer, good: str =
             "checkpoint and was kept")
 
 
+def refuse_settings_that_do_not_apply(config: TrainConfig, data) -> None:
+    """Image-only settings on tables and sequences, label smoothing outside classification:
+    one message naming every such setting and the flags that turn them all off (a recipe made
+    for images can set several at once)."""
+    reasons, fixes = [], []
+    image_only = {}  # flag as set -> the flag that turns it off
+    if config.augment != "none":
+        image_only[f"--augment {config.augment}"] = "--augment none"
+    if config.test_time_flip:
+        image_only["--test-time-flip"] = "--no-test-time-flip"
+    if data.input_kind != "image" and image_only:
+        reasons.append(f"{' and '.join(image_only)} appl{'ies' if len(image_only) == 1 else 'y'} "
+                       f"to images; --data {config.data} holds none")
+        fixes += image_only.values()
+    if config.label_smoothing and data.task != "classification":
+        reasons.append(f"--label-smoothing {config.label_smoothing:g} applies to classification; "
+                       f"--data {config.data} is a {data.task} task")
+        fixes.append("--label-smoothing 0")
+    if reasons:
+        made_for = f" (--recipe {config.recipe} is made for classifying images)" if config.recipe else ""
+        raise ConfigError(f"{'; '.join(reasons)}{made_for}. Add {' '.join(fixes)}")
+
+
 def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
           allow_changed_data: bool = False) -> TrainResult:
     """Train as `config` says; write and return the run directory and results.
@@ -236,16 +259,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     for note in data.notes:
         echo(f"note: {note}")
     model = build_model(config, data)
-    image_only = {}  # flag as set -> the flag that turns it off
-    if config.augment != "none":
-        image_only[f"--augment {config.augment}"] = "--augment none"
-    if config.test_time_flip:
-        image_only["--test-time-flip"] = "--no-test-time-flip"
-    if data.input_kind != "image" and image_only:
-        raise ConfigError(f"{' and '.join(image_only)} appl{'ies' if len(image_only) == 1 else 'y'}"
-                          f" to images; --data {config.data} holds none"
-                          + (f" (--recipe {config.recipe} is made for images)" if config.recipe
-                             else "") + f". Add {' '.join(image_only.values())}")
+    refuse_settings_that_do_not_apply(config, data)
     load_starting_weights(model, config, echo)
     n_params = sum(p.numel() for p in model.parameters())
 
@@ -273,9 +287,6 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     optimizer, scheduler = create_training_optimizer(config, model, len(train_loader), device)
     if config.fine_tune:
         echo(describe_fine_tune(config))
-    if config.label_smoothing and data.task != "classification":
-        raise ConfigError(f"--label-smoothing applies to classification; --data {config.data} "
-                          f"is a {data.task} task. Drop --label-smoothing")
     loss_fn = loss_function(data.task, config.label_smoothing)
     stopper = StopAtStepBoundary()  # told its checkpointer and run directory in _run
     precision, channels_last, precision_choice = choose_cpu_precision(
