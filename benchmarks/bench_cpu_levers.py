@@ -15,6 +15,7 @@ Then torch.profiler's top rows for one training step in the layout `--precision 
 
     make bench-levers                        # ResNet-18, about 2 minutes on 2 cores
     python benchmarks/bench_cpu_levers.py --model fastcnn --compile
+    python benchmarks/bench_cpu_levers.py --model fastcnn --option widths=[16,48,96] --option pool_first=true
     python benchmarks/bench_cpu_levers.py --optimizer adam --batch 128 --no-profile
     python benchmarks/bench_cpu_levers.py --weight-decay 5e-4   # as `trainlab train` by default
     python benchmarks/bench_cpu_levers.py --rounds 1 --by-shape  # which tensors the time goes to
@@ -34,17 +35,21 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_training as bench
 
+from trainlab.cli.main import parse_model_options
 from trainlab.data import create_dataset
 from trainlab.engine.device import native_bf16
 from trainlab.engine.precision_choice import Candidate, training_step
-from trainlab.models import create_model, get_model_entry
+from trainlab.models import ModelOptionError, check_model_options, get_model_entry
 
 
 def variants(name: str, data, with_compile: bool, optimizer: str, batch: int,
-             weight_decay: float) -> dict:
-    """label -> a loop object with run(steps) -> (images, seconds)."""
-    loops = {"course loop (fp32, SGD)": bench.BaselineLoop(name, bench.torchvision_root(), batch)}
-    common = {"optimizer": optimizer, "batch": batch, "weight_decay": weight_decay}
+             weight_decay: float, options: dict) -> dict:
+    """label -> a loop object with run(steps) -> (images, seconds); every loop trains `name`
+    built with `options`, the course loop too."""
+    loops = {"course loop (fp32, SGD)": bench.BaselineLoop(name, bench.torchvision_root(), batch,
+                                                           options)}
+    common = {"optimizer": optimizer, "batch": batch, "weight_decay": weight_decay,
+              "options": options}
     auto = bench.TrainlabLoop(name, data, **common)
     loops[f"trainlab, precision auto: {auto.choice.label}"] = auto
     layout = (auto.choice.precision, auto.choice.channels_last)
@@ -82,14 +87,14 @@ def in_turns(loops: dict, rounds: int, steps: int) -> dict:
 
 
 def profile_rows(name: str, candidate: Candidate, batch: int, rows: int = 12,
-                 by_shape: bool = False) -> str:
+                 by_shape: bool = False, options: dict | None = None) -> str:
     """torch.profiler's top rows (self CPU time) over five training steps of `name`, laid out
     as the Runner lays it out on this CPU (the calibration's own training step); by_shape:
     one row per operator and input shapes (which tensors the copies are, say)."""
     from torch.profiler import ProfilerActivity, profile
 
     torch.manual_seed(0)
-    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
+    model = bench.fashion_model(name, options)
     step = training_step(model, torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,)),
                          F.cross_entropy, candidate, trim_taps=True)  # SGD without weight decay
     for _ in range(3):
@@ -105,6 +110,10 @@ def profile_rows(name: str, candidate: Candidate, batch: int, rows: int = 12,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="model(s) to measure (default resnet18)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a model option as `trainlab train --option` takes it, for every "
+                             "--model (e.g. the CPU recipe's network: --model fastcnn --option "
+                             "widths=[16,48,96] --option pool_first=true)")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--steps", type=int, default=10, help="steps per variant per round")
     parser.add_argument("--compile", action="store_true", help="also the torch.compile variant")
@@ -127,6 +136,12 @@ def main() -> int:
             get_model_entry(name)
         except KeyError as error:
             parser.error(f"--model: {error.args[0]}")
+    try:
+        options = parse_model_options(args.option)
+        for name in args.model or ["resnet18"]:
+            check_model_options(name, options)
+    except (ValueError, ModelOptionError) as error:
+        parser.error(str(error))
     if not (bench.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists():
         print("needs Fashion-MNIST: apt-get install dataset-fashion-mnist", file=sys.stderr)
         return 2
@@ -135,10 +150,12 @@ def main() -> int:
     print(f"matmul 2048^3 peak: fp32 {bench.matmul_peak(torch.float32):.0f} GFLOP/s, "
           f"bf16 {bench.matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
     for name in args.model or ["resnet18"]:
-        loops = variants(name, data, args.compile, args.optimizer, args.batch, args.weight_decay)
+        loops = variants(name, data, args.compile, args.optimizer, args.batch, args.weight_decay,
+                         options)
         rates = in_turns(loops, args.rounds, args.steps)
         course = rates["course loop (fp32, SGD)"]
-        print(f"\n{name}, batch {args.batch}, {args.rounds} rounds of {args.steps} steps each, "
+        print(f"\n{name}{f' {options}' if options else ''}, batch {args.batch}, "
+              f"{args.rounds} rounds of {args.steps} steps each, "
               f"trainlab's weight decay {args.weight_decay:g}\n")
         print("| loop | training images/s | vs the course loop |\n| --- | --- | --- |")
         for label, rate in rates.items():
@@ -148,7 +165,7 @@ def main() -> int:
         if not args.no_profile:
             print(f"\ntorch.profiler, {name} in {auto.choice.label} (single-pixel), 5 steps:\n")
             print(profile_rows(name, Candidate(auto.choice.precision, auto.choice.channels_last),
-                               args.batch, by_shape=args.by_shape))
+                               args.batch, by_shape=args.by_shape, options=options))
     return 0
 
 

@@ -100,8 +100,13 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
+def fashion_model(name: str, options: dict | None = None) -> torch.nn.Module:
+    """`name` (with its `options`, e.g. {"pool_first": "true"}) for 1x28x28 images, 10 classes."""
+    return create_model(name, in_channels=1, num_classes=10, input_size=(28, 28), **(options or {}))
+
+
 def training_flops_per_image(name: str) -> float:
-    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
+    model = fashion_model(name)
     x, y = torch.randn(BATCH, 1, 28, 28), torch.randint(0, 10, (BATCH,))
     with FlopCounterMode(display=False) as counter:
         F.cross_entropy(model(x), y).backward()
@@ -112,7 +117,7 @@ class BaselineLoop:
     """The course-style loop (data loading included, as a user experiences it), run in chunks
     of steps so that the two sides can take turns."""
 
-    def __init__(self, name: str, root: Path, batch: int = BATCH):
+    def __init__(self, name: str, root: Path, batch: int = BATCH, options: dict | None = None):
         import torchvision
         from torchvision import transforms
 
@@ -121,7 +126,7 @@ class BaselineLoop:
         self.loader = DataLoader(dataset, batch_size=batch, shuffle=True)
         self.batches = iter(self.loader)
         torch.manual_seed(0)
-        self.model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
+        self.model = fashion_model(name, options)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
         self.model.train()
         self.run(5)  # warm-up, not counted
@@ -154,9 +159,9 @@ class TrainlabLoop:
     def __init__(self, name: str, data, layout: tuple[str, bool] | None = None,
                  single_pixel: bool = True, compile: str = "none", fused: bool = True,
                  optimizer: str = "sgd", batch: int = BATCH, trim_taps: bool = True,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, options: dict | None = None):
         torch.manual_seed(0)
-        model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28))
+        model = fashion_model(name, options)
         lr = 0.01 if optimizer == "sgd" else 0.001
         optimizer = create_optimizer(optimizer, model.parameters(), lr=lr, momentum=0.9,
                                      weight_decay=weight_decay,
@@ -166,8 +171,9 @@ class TrainlabLoop:
             x = normalize(data.train.images[:batch], data.mean, data.std)
             trims = trim_taps and trims_taps(optimizer, torch.device("cpu"), compile)
             self.choice = choose_precision(model, x, data.train.labels[:batch], F.cross_entropy,
-                                           key=f"benchmark {name} input {list(x.shape[1:])} "
-                                               f"batch {batch}", trim_taps=trims)
+                                           key=f"benchmark {name} options {options or {}} "
+                                               f"input {list(x.shape[1:])} batch {batch}",
+                                           trim_taps=trims)
             layout = (self.choice.precision, self.choice.channels_last)
         self.runner = Runner(model, optimizer, F.cross_entropy, Accuracy(), precision=layout[0],
                              channels_last=layout[1], progress=False, compile=compile,
@@ -216,7 +222,7 @@ def baseline_evaluate(name: str, root: Path, limit: int) -> float:
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
     dataset = torchvision.datasets.FashionMNIST(str(root), train=False, transform=transform)
     loader = DataLoader(torch.utils.data.Subset(dataset, range(limit)), batch_size=BATCH)
-    model = create_model(name, in_channels=1, num_classes=10, input_size=(28, 28)).eval()
+    model = fashion_model(name).eval()
     start, seen = time.perf_counter(), 0
     for x, y in loader:
         model(x).argmax(1).eq(y).sum().item()
