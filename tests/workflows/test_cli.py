@@ -162,6 +162,26 @@ def test_existing_run_is_not_overwritten(trained_run, capsys):
     assert (run / "results.json").read_text() == before
 
 
+def test_out_that_holds_other_files_is_refused_before_the_data_load(tmp_path, capsys):
+    """A run would replace files named like its own (results.json, metrics.csv): an --out that is
+    not empty is refused, untouched, before any data is read (the data path here does not exist)."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "results.json").write_text('{"mine": 1}')
+    (out / "notes.txt").write_text("mine")
+    argv = ["train", "--data", f"folder:{tmp_path / 'no-such-folder'}", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} is not empty (2 entries: notes.txt, results.json)" in err
+    assert "choose a new or empty directory" in err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "results.json"]
+    assert (out / "results.json").read_text() == '{"mine": 1}'
+    (out / "results.json").unlink()
+    (out / "notes.txt").unlink()  # empty now: a run may use it (the data error comes next)
+    assert main(argv) == 2
+    assert "no-such-folder" in capsys.readouterr().err
+
+
 def test_console_script_lists_datasets_and_models():
     run = lambda *a: subprocess.run([sys.executable, "-m", "trainlab", *a], capture_output=True,
                                     text=True, check=True).stdout

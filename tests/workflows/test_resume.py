@@ -80,6 +80,9 @@ def test_resume_with_changed_settings_is_refused_unless_forced(setup):
     assert trainlab("train", *data, *ARGS, "--out", str(run),
                     fault="kill-at-step:30").returncode == -signal.SIGKILL
     before = (run / "metrics.csv").read_bytes()
+    again = trainlab("train", *data, *ARGS, "--out", str(run))  # the same command again
+    assert again.returncode == 2
+    assert f"holds a run that stopped before its end: `trainlab train --resume {run}`" in again.stderr
     refused = trainlab("train", "--resume", str(run), "--batch-size", "8", "--data", "digits",
                        "--option", "widths=[4,8,16]")
     assert refused.returncode == 2

@@ -198,7 +198,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                        "accuracy, learning rate, images/s, the settings as hparams); needs pip "
                        "install 'trainlab[tensorboard]'")
     group.add_argument("--out", default=S, metavar="DIR",
-                       help="run directory (default: runs/<model>-<data>-<time>)")
+                       help="run directory, new or empty (default: runs/<model>-<data>-<time>)")
 
 
 def parse_model_options(items: list[str]) -> dict:

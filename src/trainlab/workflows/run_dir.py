@@ -72,13 +72,35 @@ def _set_current(path: Path | None) -> Path | None:
     return path
 
 
+def check_out_is_free(out: str | None) -> None:
+    """An explicit --out must be a new or an empty directory: a run writes config.yaml,
+    metrics.csv, results.json... there and would replace files of the same names. Checked
+    before the data load (a mistake costs nothing) and again when the directory is made."""
+    if not out:
+        return
+    path = Path(out)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise RunDirError(f"--out {path} is a file, not a directory; choose another --out")
+    if (path / "config.yaml").exists():
+        if (path / "resume.pt").exists() and not (path / "results.json").exists():
+            raise RunDirError(f"{path} holds a run that stopped before its end: `trainlab train "
+                              f"--resume {path}` continues it; or choose another --out")
+        raise RunDirError(f"{path} already holds a run; choose another --out or delete it")
+    entries = sorted(entry.name for entry in path.iterdir())
+    if entries:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise RunDirError(f"--out {path} is not empty ({len(entries)} entries: {shown}) and a run "
+                          "would write its files among them; choose a new or empty directory")
+
+
 def new_run_dir(out: str | None, model: str, data: str, root: str = "runs") -> tuple[Path, bool]:
-    """A fresh directory, and whether it was created here (False: an existing, empty-of-runs
-    `out`). An explicit `out` that already holds a run is refused, not overwritten."""
+    """A fresh directory, and whether it was created here (False: an existing empty `out`).
+    An explicit `out` that is not empty is refused (`check_out_is_free`), never written into."""
     if out:
+        check_out_is_free(out)
         path = Path(out)
-        if (path / "config.yaml").exists():
-            raise RunDirError(f"{path} already holds a run; choose another --out or delete it")
     else:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model}-{Path(data).name or data}").strip("-")
         path = Path(root) / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"

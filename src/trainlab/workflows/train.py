@@ -49,6 +49,7 @@ from .run_dir import (
     MetricsWriter,
     RunDirError,
     RunLock,
+    check_out_is_free,
     new_run_dir,
     read_metrics,
     recorded_data_changes,
@@ -245,6 +246,8 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     run directory is created, and a run that fails before its first step removes what it wrote,
     so a mistake never leaves a folder that blocks the next `--out`."""
     config.validate()
+    if resume_dir is None:  # before the data load: a typo costs nothing
+        check_out_is_free(config.out)
     if config.tensorboard:
         check_tensorboard_installed()
     started = time.perf_counter()
