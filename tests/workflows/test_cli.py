@@ -182,6 +182,27 @@ def test_out_that_holds_other_files_is_refused_before_the_data_load(tmp_path, ca
     assert "no-such-folder" in capsys.readouterr().err
 
 
+def test_a_run_trained_on_a_relative_path_is_used_from_another_directory(tmp_path, monkeypatch,
+                                                                            capsys):
+    """The run saves the data's absolute path: evaluate and resume-compatible config comparisons
+    work from anywhere, and the same relative --data on --resume is no change."""
+    project = tmp_path / "project"
+    make_image_folder(project / "pets", classes=("cat", "dog"), per_class=10, size=12)
+    monkeypatch.chdir(project)
+    argv = ["train", "--data", "folder:pets", "--model", "mlp", "--epochs", "1", "--log-steps", "0",
+            "--device", "cpu", "--out", "runs/pets"]
+    assert main(argv) == 0
+    saved = yaml.safe_load((project / "runs/pets/config.yaml").read_text())
+    assert saved["data"] == f"folder:{project / 'pets'}"
+    assert main(["train", "--resume", "runs/pets", "--data", "folder:pets"]) == 0  # finished: no change
+    assert "changes nothing" in capsys.readouterr().out
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["evaluate", str(project / "runs/pets"), "--device", "cpu"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+
+
 def test_console_script_lists_datasets_and_models():
     run = lambda *a: subprocess.run([sys.executable, "-m", "trainlab", *a], capture_output=True,
                                     text=True, check=True).stdout

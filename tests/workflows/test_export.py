@@ -92,6 +92,23 @@ def test_export_cli_checks_parity_on_the_runs_images_and_predict_agrees(run, cap
                      for line in onnx_lines]
 
 
+def test_export_without_the_runs_data_checks_parity_on_random_images(run, tmp_path, capsys):
+    """The data moved away (or the run was copied to another machine): the export is still made
+    and checked against the checkpoint, on random images of its shape, and says so."""
+    root, run_dir = run
+    (root / "pets").rename(root / "pets-moved")
+    try:
+        assert main(["export", str(run_dir), "--format", "torchscript",
+                     "--out", str(tmp_path / "model.pt")]) == 0
+        out = capsys.readouterr().out
+        assert f"note: the run's data cannot be read here (folder data set {root / 'pets'}" in out
+        assert "parity is checked on 32 random images instead" in out
+        assert "parity on 32 random images (the run's data is not here): max |logit difference|" in out
+        assert "top-1 identical for 32/32" in out and (tmp_path / "model.pt").is_file()
+    finally:
+        (root / "pets-moved").rename(root / "pets")
+
+
 def test_load_bundle_and_load_predictor_need_nothing_of_the_run(run, tmp_path):
     _, run_dir = run
     assert main(["export", str(run_dir), "--format", "bundle", "--out", str(tmp_path / "b")]) == 0

@@ -5,7 +5,14 @@ registers itself on import.
 """
 from . import csv_labels, embedded, folder, names, sequences, tables, torchvision_sets  # noqa: F401  (registering imports)
 from ._examples import INPUT_KINDS, ExampleDataset, Examples, ExampleSource
-from ._registry import BAD_SAMPLE_POLICIES, check_dataset, create_dataset, list_datasets, register_dataset
+from ._registry import (
+    BAD_SAMPLE_POLICIES,
+    absolute_data_spec,
+    check_dataset,
+    create_dataset,
+    list_datasets,
+    register_dataset,
+)
 from ._split_record import record_splits, split_changes
 from ._types import DataError, ImageDataset, SourceData, Split
 from .for_weights import match_weights
@@ -14,7 +21,7 @@ from .torchvision_sets import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
 from .transforms import AUGMENTATIONS
 
 __all__ = [
-    "create_dataset", "check_dataset", "BAD_SAMPLE_POLICIES", "list_datasets",
+    "create_dataset", "check_dataset", "absolute_data_spec", "BAD_SAMPLE_POLICIES", "list_datasets",
     "register_dataset", "DataError", "ImageDataset",
     "SourceData", "Split", "TensorLoader", "AUGMENTATIONS", "CIFAR10_CLASSES",
     "FASHION_MNIST_CLASSES", "record_splits", "split_changes", "match_weights",

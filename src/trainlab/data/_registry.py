@@ -7,6 +7,7 @@ statistics) happens here once, the same for every source.
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -63,6 +64,17 @@ def parse_dataset_name(spec: str) -> tuple[DatasetEntry, str | None]:
     if not entry.takes_path and path:
         raise DataError(f"data set {name!r} takes no path (got {spec!r})")
     return entry, path or None
+
+
+def absolute_data_spec(spec: str) -> str:
+    """'folder:pets' -> 'folder:/home/me/pets' (and '~' expanded): what a run saves, so that its
+    later commands (evaluate, export, plot, resume) find the data from any working directory.
+    Named data sets, and specs that do not parse (refused later, with the reason), stay as they are."""
+    name, sep, path = spec.partition(":")
+    entry = _DATASETS.get(name)
+    if not sep or not path or entry is None or not entry.takes_path:
+        return spec
+    return f"{name}:{os.path.abspath(os.path.expanduser(path))}"
 
 
 def carve(split: Split, fraction: float, seed: int = SPLIT_SEED) -> tuple[Split, Split]:

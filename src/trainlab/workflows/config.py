@@ -17,6 +17,7 @@ from ..data import (
     BAD_SAMPLE_POLICIES,
     ExampleDataset,
     ImageDataset,
+    absolute_data_spec,
     create_dataset,
     match_weights,
 )
@@ -222,6 +223,7 @@ def flag(key: str) -> str:
 def config_differences(old: TrainConfig, new: TrainConfig) -> list[str]:
     """'key: old -> new' for each setting that differs and would change the result."""
     a, b = old.to_dict(), new.to_dict()
+    a["data"], b["data"] = absolute_data_spec(a["data"]), absolute_data_spec(b["data"])  # (as saved)
     return [f"{key}: {a[key]!r} -> {b[key]!r}" for key in a
             if a[key] != b[key] and key not in RESUMABLE_CHANGES]
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from ..data import DataError
 from ..data.transforms import normalize
 from ..engine.checkpoint import atomic_write
 from .bundle import MODEL_JSON, WEIGHTS, load_bundle, model_json, write_bundle, write_model_json
@@ -49,6 +50,7 @@ class ExportResult:
     top1_agree: int
     limit: float = MAX_ABS_DIFF  # or MAX_RELATIVE_DIFF x the largest |logit|, if larger
     method: str = ""  # TorchScript: "script" or "trace"
+    inputs: str = "test images of the run"  # or random images, where the run's data is not here
 
     @property
     def passed(self) -> bool:
@@ -56,20 +58,34 @@ class ExportResult:
 
     def line(self) -> str:
         how = f" ({self.method})" if self.method else ""
-        return (f"parity on {self.samples} test images of the run: max |logit difference| "
+        return (f"parity on {self.samples} {self.inputs}: max |logit difference| "
                 f"{self.max_abs_diff:.2e} (limit {self.limit:.2g}), top-1 identical for "
                 f"{self.top1_agree}/{self.samples}; wrote {self.path}{how}")
 
 
-def parity_images(run_dir: Path, meta: dict, count: int = PARITY_SAMPLES) -> torch.Tensor:
-    """The first `count` images of the run's test split, prepared as the model sees them."""
-    data = dataset_for(build_config(run_dir / "config.yaml"))
-    images = data.test.images[:count]
+def parity_images(run_dir: Path, meta: dict, count: int = PARITY_SAMPLES,
+                  echo=print) -> tuple[torch.Tensor, str]:
+    """(the first `count` images of the run's test split, prepared as the model sees them,
+    what they are). Where the run's data cannot be read (moved, deleted, another machine),
+    `count` random images of the checkpoint's shape instead, said in a note: the export is still
+    checked against the checkpoint, on other inputs."""
     prep = meta["preprocessing"]
+    try:
+        data = dataset_for(build_config(run_dir / "config.yaml"))
+    except DataError as error:
+        echo(f"note: the run's data cannot be read here ({error}); parity is checked on {count} "
+             "random images instead")
+        shape = (count, prep["channels"], *prep["image_size"])
+        images = torch.randint(0, 256, shape, dtype=torch.uint8,
+                               generator=torch.Generator().manual_seed(0))
+        return normalize(images, torch.tensor(prep["mean"]), torch.tensor(prep["std"])), \
+            "random images (the run's data is not here)"
+    images = data.test.images[:count]
     if tuple(images.shape[1:]) != (prep["channels"], *prep["image_size"]):
         raise ExportError(f"the run's data now gives {tuple(images.shape[1:])} images but the "
                           f"checkpoint takes {(prep['channels'], *prep['image_size'])}")
-    return normalize(images, torch.tensor(prep["mean"]), torch.tensor(prep["std"]))
+    return normalize(images, torch.tensor(prep["mean"]), torch.tensor(prep["std"])), \
+        "test images of the run"
 
 
 def require_onnx_packages() -> None:
@@ -141,7 +157,8 @@ def write_torchscript(model, example: torch.Tensor, path: Path) -> str:
 def export_run(run: str | Path, format: str, out: str | Path | None = None,
                checkpoint: str | None = None, echo=print) -> ExportResult:
     """Export a run's checkpoint (`checkpoint`: best, last or a path) as `format` to `out`
-    (default RUN/export/model.onnx, model.pt or bundle/), check parity on the run's test images,
+    (default RUN/export/model.onnx, model.pt or bundle/), check parity on the run's test images
+    (random ones where its data cannot be read),
     print and return the figures. ONNX and TorchScript files get model.json beside them (what
     `predict` needs)."""
     if format not in FORMATS:
@@ -154,9 +171,11 @@ def export_run(run: str | Path, format: str, out: str | Path | None = None,
     if format != "bundle" and path.is_dir():
         path = path / DEFAULT_NAMES[format]
     try:
-        result = export_model(model, meta, parity_images(run_dir, meta), format, path)
+        images, inputs = parity_images(run_dir, meta, echo=echo)
+        result = export_model(model, meta, images, format, path)
     except ExportError as error:
         raise ExportError(f"{run_dir}: {error}") from error
+    result.inputs = inputs
     echo(result.line())
     return result
 

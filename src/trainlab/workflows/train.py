@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..analysis import plot_curves, plot_samples
 from ..analysis.summary import count_macs
-from ..data import TensorLoader, record_splits
+from ..data import TensorLoader, absolute_data_spec, record_splits
 from ..data.transforms import normalize, scale_and_shift
 from ..engine import Runner, distributed, resolve_device
 from ..engine.checkpoint import WriteError, remove_temporary_files
@@ -246,8 +247,11 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     run directory is created, and a run that fails before its first step removes what it wrote,
     so a mistake never leaves a folder that blocks the next `--out`."""
     config.validate()
-    if resume_dir is None:  # before the data load: a typo costs nothing
-        check_out_is_free(config.out)
+    if resume_dir is None:
+        check_out_is_free(config.out)  # before the data load: a typo costs nothing
+        # Saved with the data's absolute path, so the run's later commands work from any
+        # directory. (--data-dir stays as typed: its default need not exist.)
+        config = dataclasses.replace(config, data=absolute_data_spec(config.data))
     if config.tensorboard:
         check_tensorboard_installed()
     started = time.perf_counter()
