@@ -126,6 +126,43 @@ def test_csv_integer_labels_keep_their_numbers(tmp_path):
     assert data.class_names == ["0", "1", "2"]
 
 
+def test_csv_without_a_header_line_loses_no_row(tmp_path):
+    make_csv_dataset(tmp_path, n=12)
+    labels = tmp_path / "trainLabels.csv"
+    labels.write_text(labels.read_text().split("\n", 1)[1])  # "1,ship" is now the first line
+    data = create_dataset(f"csv:{labels}")
+    assert len(data.train) + len(data.dev) + len(data.test) == 12
+    assert any("has no header line: its first line names an image file ('1')" in note
+               for note in data.notes)
+
+
+def test_csv_class_numbers_from_one_make_no_empty_class(tmp_path):
+    make_csv_dataset(tmp_path, n=12, integer_labels=True)
+    labels = tmp_path / "trainLabels.csv"
+    lines = labels.read_text().splitlines()
+    labels.write_text("\n".join([lines[0]] + [f"{line.split(',')[0]},0{int(line.split(',')[1]) + 1}"
+                                              for line in lines[1:]]) + "\n")  # 01, 02, 03
+    data = create_dataset(f"csv:{labels}")
+    assert data.class_names == ["1", "2", "3"]
+    assert sorted(set(data.train.labels.tolist())) == [0, 1, 2]
+    assert any("the class numbers are 1, 2, 3, not 0..2" in note for note in data.notes)
+
+
+def test_csv_class_listed_without_images_is_an_error_and_a_lone_label_a_note(tmp_path):
+    make_csv_dataset(tmp_path, n=45)
+    (tmp_path / "classes.txt").write_text("airplane\nship\ntruck\nboat\n")
+    with pytest.raises(DataError, match=r"classes.txt lists 1 class\(es\) with no image in "
+                                        r"trainLabels.csv: boat; remove them"):
+        create_dataset(f"csv:{tmp_path}")
+    (tmp_path / "classes.txt").unlink()
+    labels = tmp_path / "trainLabels.csv"
+    labels.write_text(labels.read_text().replace("\n7,ship\n", "\n7,shipp\n"))
+    data = create_dataset(f"csv:{tmp_path}")
+    assert data.class_names == ["airplane", "ship", "shipp", "truck"]
+    assert any("trainLabels.csv row 8: class 'shipp' has this one image while most classes have "
+               "10 or more; a typo in the label?" in note for note in data.notes)
+
+
 def test_csv_problems_name_rows(tmp_path):
     make_csv_dataset(tmp_path, n=6)
     with open(tmp_path / "trainLabels.csv", "a") as handle:

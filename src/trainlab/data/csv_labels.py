@@ -1,11 +1,14 @@
 """`csv:PATH`: a folder of images plus a labels CSV (seed 000's cifar10_tiny/trainLabels.csv).
 
 PATH is the CSV file, or a folder holding exactly one. The CSV has a header; the image id is the
-column named `id` (or the first column), the label the column named `label` (or the second).
-Ids are file names with or without extension, found next to the CSV or in its `train/` or
-`images/` subfolder. Labels may be class names or integers. An optional `classes.txt` next to
-the CSV (one class name per line) fixes the classes and their order; a label not in it is an
-unknown class.
+column named `id` (or the first column), the label the column named `label` (or the second). A
+first line whose id names an image file is data, not a header (said in a note). Ids are file
+names with or without extension, found next to the CSV or in its `train/` or `images/`
+subfolder. Labels may be class names or integers; integers are the classes in numeric order
+(1..4 make four classes, none of them an empty class 0). An optional `classes.txt` next to the
+CSV (one class name per line) fixes the classes and their order; a label not in it is an
+unknown class, a class in it with no image an error (as an empty class folder is). A class with
+a single image among classes with many is named in a note: often a typo in a label.
 """
 from __future__ import annotations
 
@@ -45,8 +48,10 @@ def index_image_files(folder: Path) -> dict[str, Path]:
     return index
 
 
-def read_label_rows(csv_path: Path) -> list[tuple[int, str, str]]:
-    """(row number, id, label) for each data row; row numbers count the header as row 1."""
+def read_label_rows(csv_path: Path, files: dict[str, Path],
+                    notes: list[str]) -> list[tuple[int, str, str]]:
+    """(row number, id, label) for each data row, numbered as lines of the file. The first line
+    is the header unless its id cell names one of `files` (then it is data, and a note says so)."""
     with open(csv_path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     if not rows:
@@ -57,9 +62,16 @@ def read_label_rows(csv_path: Path) -> list[tuple[int, str, str]]:
                         "expected `id,label`")
     id_col = header.index("id") if "id" in header else 0
     label_col = header.index("label") if "label" in header else 1
+    first = 2
+    if rows[0][id_col].strip() in files:
+        notes.append(f"{csv_path} has no header line: its first line names an image file "
+                     f"({rows[0][id_col].strip()!r}), so it is read as data (ids in column 1, "
+                     "labels in column 2)")
+        first = 1
     return [(number, (row[id_col] if len(row) > id_col else "").strip(),
              (row[label_col] if len(row) > label_col else "").strip())
-            for number, row in enumerate(rows[1:], start=2) if any(cell.strip() for cell in row)]
+            for number, row in enumerate(rows[first - 1:], start=first)
+            if any(cell.strip() for cell in row)]
 
 
 def read_class_list(csv_path: Path) -> list[str] | None:
@@ -72,26 +84,56 @@ def read_class_list(csv_path: Path) -> list[str] | None:
     return names
 
 
-def class_names_for(labels: list[str]) -> list[str]:
-    """Integer labels keep their numbers (0..K-1 -> '0'..'K-1'); names are sorted."""
+def class_names_for(labels: list[str], csv_path: Path, notes: list[str]) -> list[str]:
+    """Integer labels: the numbers found, in numeric order ('07' is '7'); a note when they are
+    not 0..K-1 (the model's outputs then stand for them in order). Names: sorted."""
     if all(label.lstrip("-").isdigit() for label in labels):
         numbers = sorted({int(label) for label in labels})
-        if numbers[0] < 0:
-            raise DataError(f"negative class number {numbers[0]} in the labels")
-        return [str(i) for i in range(numbers[-1] + 1)]
+        if numbers != list(range(len(numbers))):
+            shown = ", ".join(map(str, numbers[:12])) + (", ..." if len(numbers) > 12 else "")
+            notes.append(f"{csv_path}: the class numbers are {shown}, not 0..{len(numbers) - 1}: "
+                         f"the model's {len(numbers)} outputs stand for them in that order (the "
+                         "names keep the numbers)")
+        return [str(number) for number in numbers]
     return sorted(set(labels))
+
+
+def class_name(label: str) -> str:
+    """A label as its class name: integers without leading zeros."""
+    return str(int(label)) if label.lstrip("-").isdigit() else label
+
+
+def check_class_counts(csv_path: Path, class_names: list[str], labels: list[str],
+                       rows: list[int], from_list: bool, notes: list[str]) -> None:
+    """classes.txt classes with no image are an error (as an empty class folder is); a class of
+    one image where the others have ten or more gets a note with its row."""
+    counts = {name: 0 for name in class_names}
+    for label in labels:
+        counts[label] += 1
+    empty = [name for name, count in counts.items() if count == 0]
+    if empty and from_list:
+        raise DataError(f"{csv_path.parent / 'classes.txt'} lists {len(empty)} class(es) with no "
+                        f"image in {csv_path.name}: {', '.join(empty[:10])}; remove them from "
+                        "classes.txt or add their images")
+    others = sorted(counts.values())
+    if len(others) > 2 and others[len(others) // 2] >= 10:
+        for name in [name for name, count in counts.items() if count == 1]:
+            row = rows[labels.index(name)]
+            notes.append(f"{csv_path} row {row}: class {name!r} has this one image while most "
+                         "classes have 10 or more; a typo in the label?")
 
 
 @register_dataset("csv", "your images plus a labels CSV with header `id,label`",
                   takes_path=True)
 def csv_labelled_images(path: str, data_dir=None, download=False, image_size=None) -> SourceData:
     csv_path = find_labels_csv(Path(path).expanduser())
-    rows = read_label_rows(csv_path)
+    files = index_image_files(csv_path.parent)
+    notes: list[str] = []
+    rows = read_label_rows(csv_path, files, notes)
     if not rows:
         raise DataError(f"{csv_path}: no data rows under the header")
-    files = index_image_files(csv_path.parent)
     known = read_class_list(csv_path)
-    problems, seen, paths, labels = [], {}, [], []
+    problems, seen, paths, labels, label_rows = [], {}, [], [], []
     for number, image_id, label in rows:
         where = f"{csv_path} row {number}"
         if not image_id:
@@ -108,13 +150,14 @@ def csv_labelled_images(path: str, data_dir=None, download=False, image_size=Non
                             f"{', '.join(str(csv_path.parent / s) for s in IMAGE_SUBFOLDERS)}")
         else:
             paths.append(files[image_id])
-            labels.append(label)
+            labels.append(label if known else class_name(label))
+            label_rows.append(number)
         seen.setdefault(image_id, number)
-    class_names = known or class_names_for(labels or ["0"])
+    class_names = known or class_names_for(labels or ["0"], csv_path, notes)
+    if labels:
+        check_class_counts(csv_path, class_names, labels, label_rows, known is not None, notes)
     lookup = {name: i for i, name in enumerate(class_names)}
-    indices = [lookup[label] if known or not label.lstrip("-").isdigit()
-               else lookup[str(int(label))] for label in labels]
-    notes: list[str] = []
+    indices = [lookup[label] for label in labels]
     split = decode_image_files(paths, indices, image_size, str(csv_path), notes, problems)
     return SourceData(train=split, class_names=class_names, notes=notes, problems=problems,
                       candidates=len(rows), origin=f"{csv_path} and its image files")
