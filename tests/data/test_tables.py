@@ -56,6 +56,28 @@ def test_bad_tables_name_rows_and_columns(tmp_path, rows, expected):
         create_dataset(f"table:{path}")
 
 
+def test_a_text_column_is_one_problem_and_check_data_lists_every_problem(tmp_path, capsys):
+    """A column of text (an id, a category) is one line naming the fix, not one line per row;
+    `trainlab check-data` lists every problem of a table, past the 50 an error shows."""
+    rows = ["a,colour,b,y"] + [f"{i},{('red', 'green', 'blue')[i % 3]},{'' if i > 5 else i},{i % 2}"
+                               for i in range(70)]
+    path = tmp_path / "colours.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as error:
+        create_dataset(f"table:{path}")
+    message = str(error.value)
+    assert message.startswith(f"65 problem(s) in table {path}:\n  column 'colour': text in every "
+                              "row (e.g. 'red', 'green', 'blue'), not a number; remove this column")
+    assert "row 8, column 'b': missing value" in message  # the first of 64 empty cells
+    assert "... and 15 more (`trainlab check-data` lists them all)" in message
+    assert main(["check-data", f"table:{path}"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"table:{path}: 65 problem(s)"
+    assert "row 71, column 'b': missing value" in out  # the last one, past the 50 shown above
+    assert out[-1] == "65 problem(s); 65 must be fixed before training (--on-bad-sample skip does " \
+                      "not fix them)"
+
+
 def test_a_missing_target_column_lists_the_columns(tmp_path, capsys):
     path = write_table(tmp_path / "t.csv", n=20)
     with pytest.raises(DataError, match=r"no column 'price' for --target; its columns are f0, "

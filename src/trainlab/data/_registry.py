@@ -16,7 +16,15 @@ import torch
 import torch.nn.functional as F
 
 from ._examples import ExampleDataset, Examples, ExampleSource
-from ._types import DataError, ImageDataset, SourceData, Split, format_problems, raise_problems
+from ._types import (
+    DataError,
+    ImageDataset,
+    SampleProblems,
+    SourceData,
+    Split,
+    format_problems,
+    raise_problems,
+)
 from .transforms import permute_pixels as shuffle_pixels
 from .transforms import pixel_permutation
 
@@ -215,7 +223,11 @@ def check_dataset(name: str, data_dir: str | Path = DEFAULT_DATA_DIR,
                   image_size: int | None = None) -> DataCheck:
     """Every problem in a data set (bad files, bad label rows, empty classes), and a summary line.
     What `trainlab check-data` prints; training runs the same checks before step 1."""
-    source = load_source(name, data_dir, image_size)
+    try:
+        source = load_source(name, data_dir, image_size)
+    except SampleProblems as error:  # a table's bad cells: every one, none of them skippable
+        return DataCheck(error.problems, len(error.problems),
+                         f"{name}: {len(error.problems)} problem(s)", [], [])
     if isinstance(source, ExampleSource):  # its reader raised on any bad row already
         total = sum(len(s) for s in (source.train, source.dev, source.test) if s)
         return DataCheck([], 0, f"{name}: checked {total} examples ({source.task}) from "

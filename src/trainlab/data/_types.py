@@ -14,6 +14,15 @@ class DataError(ValueError):
     """Bad or missing input data. The message names the file/row and says what to do."""
 
 
+class SampleProblems(DataError):
+    """A reader's every problem (`problems`, what `trainlab check-data` lists in full); the
+    message shows the first ones and says what to do."""
+
+    def __init__(self, message: str, problems: list[str]):
+        super().__init__(message)
+        self.problems = problems
+
+
 MAX_LISTED_PROBLEMS = 50
 
 

@@ -19,7 +19,7 @@ import torch
 
 from ._examples import Examples, ExampleSource
 from ._registry import register_dataset
-from ._types import DataError, format_problems
+from ._types import DataError, SampleProblems, format_problems
 
 MAX_CLASS_VALUES = 20
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}
@@ -61,6 +61,23 @@ def looks_like_header(rows: list[list[str]]) -> bool:
         text(a) and not text(b) for a, b in zip(first, rows[1]))
 
 
+def text_column_problems(texts: dict[int, list[tuple[int, str]]], names: list[str],
+                         rows: int) -> list[str]:
+    """A column that is text in every row is one problem (an id or a category: remove it);
+    text cells in a number column are one problem each, with their row."""
+    problems = []
+    for index, cells in texts.items():
+        if rows > 1 and len(cells) == rows:
+            distinct = list(dict.fromkeys(text for _, text in cells))[:3]
+            examples = ", ".join(repr(text) for text in distinct)
+            problems.append(f"column {names[index]!r}: text in every row (e.g. {examples}), not "
+                            "a number; remove this column from the table")
+        else:
+            problems += [f"row {number}, column {names[index]!r}: not a number ({text!r})"
+                         for number, text in cells]
+    return problems
+
+
 def find_target(target: str | None, names: list[str], path: Path) -> int:
     if target is None:
         return len(names) - 1
@@ -88,6 +105,7 @@ def table_source(rows: list[list[str]], path: Path, target: str | None,
                         "a target column (comma-separated)")
     column = find_target(target, names, path)
     problems, features, labels = [], [], []
+    texts = {index: [] for index in range(width)}  # feature column -> its cells that are text
     for number, row in enumerate(body, first_line):
         if len(row) != width:
             problems.append(f"row {number}: {len(row)} cells, the header has {width}")
@@ -98,19 +116,22 @@ def table_source(rows: list[list[str]], path: Path, target: str | None,
                 continue
             value = as_number(cell.strip())
             if value is None:
-                kind = "missing value" if cell.strip().lower() in MISSING else \
-                    f"not a number ({cell.strip()[:30]!r})"
-                problems.append(f"row {number}, column {names[index]!r}: {kind}")
+                if cell.strip().lower() in MISSING:
+                    problems.append(f"row {number}, column {names[index]!r}: missing value")
+                else:
+                    texts[index].append((number, cell.strip()[:30]))
             values.append(value)
         label = row[column].strip()
         if label.lower() in MISSING:
             problems.append(f"row {number}, column {names[column]!r} (the target): missing value")
         features.append(values)
         labels.append(label)
+    problems = text_column_problems(texts, names, len(body)) + problems
     if problems:
-        raise DataError(f"{len(problems)} problem(s) in table {path}:\n{format_problems(problems)}"
-                        "\nFill in or remove those cells (every feature must be a number), then "
-                        "run again.")
+        raise SampleProblems(f"{len(problems)} problem(s) in table {path}:\n"
+                             f"{format_problems(problems)}\nFill in or remove those cells, and "
+                             "remove text columns (every feature must be a number), then run "
+                             "again.", problems)
     if not body:
         raise DataError(f"table {path}: a header but no data rows")
     task, targets, class_names = target_values(labels)
