@@ -1,6 +1,7 @@
 """`trainlab evaluate` scores only what fits the run: its own kind of checkpoint, its own data."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -39,12 +40,29 @@ def test_checkpoint_of_another_run_is_refused_naming_both(runs, capsys):
 
 
 def test_relative_checkpoint_is_relative_to_the_working_directory(runs, monkeypatch, capsys):
+    """...and each checkpoint's files are named apart: scoring last or a copy never replaces
+    the best checkpoint's evaluation, and `plot --checkpoint` draws from the matching one."""
     monkeypatch.chdir(runs)
-    shutil.copy(runs / "pets-run" / "last.safetensors", runs / "copy.safetensors")
+    run = runs / "pets-run"
+    assert main(["evaluate", "pets-run"]) == 0
+    best = (run / "evaluation-test.json").read_bytes()
+    shutil.copy(run / "last.safetensors", runs / "copy.safetensors")
     assert main(["evaluate", "pets-run", "--checkpoint", "copy.safetensors"]) == 0
-    assert json.loads((runs / "pets-run" / "evaluation-test.json").read_text())["checkpoint"] \
+    assert json.loads((run / "evaluation-test-copy.json").read_text())["checkpoint"] \
         == "copy.safetensors"
     assert main(["evaluate", "pets-run", "--checkpoint", "last"]) == 0
+    assert "saved: " + str(Path("pets-run") / "evaluation-test-last.json") in capsys.readouterr().out
+    for name in ("confusion-test-last.csv", "confusion-test-last.png", "errors-test-last.png",
+                 "confused-pairs-test-last.csv", "errors-test-copy.png"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "evaluation-test-last.json").read_text())["checkpoint"] == "last"
+    assert (run / "evaluation-test.json").read_bytes() == best
+    assert main(["plot", "pets-run", "--what", "confusion", "--checkpoint", "last"]) == 0
+    assert "confusion-test-last.png" in capsys.readouterr().out
+    assert main(["plot", "pets-run", "--what", "confusion", "--split", "dev",
+                 "--checkpoint", "last"]) == 2
+    assert "no evaluation-dev-last.json; run `trainlab evaluate pets-run --split dev " \
+           "--checkpoint last` first" in capsys.readouterr().err
     capsys.readouterr()
     assert main(["evaluate", "pets-run", "--checkpoint", "last.safetensors"]) == 2
     assert "write --checkpoint last" in capsys.readouterr().err

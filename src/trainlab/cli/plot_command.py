@@ -21,8 +21,8 @@ def add_plot_parser(commands) -> None:
     plot.add_argument("--split", default="test", choices=SPLITS,
                       help="the evaluated split for confusion and errors (default: test)")
     plot.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
-                      help="for errors: best (default), last, or the path of a checkpoint of "
-                      "this run")
+                      help="for confusion and errors: best (default), last, or the path of a "
+                      "checkpoint of this run (its files are named SPLIT-last or SPLIT-STEM)")
     plot.add_argument("--allow-changed-data", action="store_true",
                       help="for errors: use the data as it is now even if it no longer holds "
                       "the images the run recorded (as for evaluate)")

@@ -37,7 +37,8 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str | None = 
     """Accuracy, loss, per-class accuracy, confusion matrix and the most confused class pairs;
     saved in the run directory as evaluation-<split>.json, confusion-<split>.csv,
     confusion-<split>.png, confused-pairs-<split>.csv and errors-<split>.png (the most
-    confidently wrong images).
+    confidently wrong images); <split>-last or <split>-<file stem> for another checkpoint
+    (`report_name`).
 
     `checkpoint`: best (default), last, or the path of another checkpoint (relative to the
     working directory), which must fit the run: same model and options, data, classes and input
@@ -48,6 +49,14 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str | None = 
     with RunLock(run_dir, "evaluate"):
         data, changed = checked_data(run_dir, config, split, echo, allow_changed_data)
         return _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed)
+
+
+def report_name(split: str, checkpoint: str | None) -> str:
+    """The files' name part: `test` for the best checkpoint, `test-last` for the last and
+    `test-<file stem>` for another file, so scoring one never replaces another's files."""
+    if checkpoint in (None, "best"):
+        return split
+    return f"{split}-{'last' if checkpoint == 'last' else Path(checkpoint).stem}"
 
 
 def _open_run(run, split):
@@ -125,12 +134,13 @@ def plot_errors(run: str | Path, split: str = "test", checkpoint: str | None = N
         data, _ = checked_data(run_dir, config, split, echo, allow_changed_data)
         logits, labels, meta = score_split(run_dir, config, data, split, checkpoint, device)
         return write_errors(run_dir, split, getattr(data, split).images, logits, labels,
-                            meta["class_names"], str(checkpoint or "best"))
+                            meta["class_names"], str(checkpoint or "best"),
+                            report_name(split, checkpoint))
 
 
-def write_errors(run_dir, split, images, logits, labels, names, checkpoint) -> Path:
-    """errors-<split>.png: the most confidently wrong images of the split."""
-    path = run_dir / f"errors-{split}.png"
+def write_errors(run_dir, split, images, logits, labels, names, checkpoint, name) -> Path:
+    """errors-<name>.png: the most confidently wrong images of the split."""
+    path = run_dir / f"errors-{name}.png"
     wrong = int((logits.argmax(1) != labels).sum())
     shown = min(wrong, ERROR_GRID_SIZE)
     title = (f"{run_dir.name}: the {shown} most confidently wrong of {wrong} wrong {split} images "
@@ -139,16 +149,16 @@ def write_errors(run_dir, split, images, logits, labels, names, checkpoint) -> P
     return path
 
 
-def write_confusion_pictures(run_dir, split, matrix, names, accuracy, checkpoint) -> list:
-    """confusion-<split>.png, its row-normalised twin and confused-pairs-<split>.csv, from the
-    confusion matrix alone (so `trainlab plot` redraws them from evaluation-<split>.json).
+def write_confusion_pictures(run_dir, split, matrix, names, accuracy, checkpoint, name) -> list:
+    """confusion-<name>.png, its row-normalised twin and confused-pairs-<name>.csv, from the
+    confusion matrix alone (so `trainlab plot` redraws them from evaluation-<name>.json).
     Returns the most confused pairs."""
     title = f"{run_dir.name}: {split} accuracy {accuracy:.4f} ({checkpoint})"
-    plot_confusion_matrix(matrix, names, run_dir / f"confusion-{split}.png", title=title)
-    plot_confusion_matrix(matrix, names, run_dir / f"confusion-{split}-normalised.png",
+    plot_confusion_matrix(matrix, names, run_dir / f"confusion-{name}.png", title=title)
+    plot_confusion_matrix(matrix, names, run_dir / f"confusion-{name}-normalised.png",
                           title=f"{title}\neach row: share of that true class", normalise=True)
     pairs = most_confused(matrix, names, CONFUSED_PAIRS)
-    write_confused_pairs(run_dir / f"confused-pairs-{split}.csv", pairs)
+    write_confused_pairs(run_dir / f"confused-pairs-{name}.csv", pairs)
     return pairs
 
 
@@ -164,6 +174,7 @@ def _evaluate_examples(run_dir, config, data, split, checkpoint, device, echo, c
     the target's units) and, for classes, the confusion matrix."""
     echo(data.describe())
     outputs, labels, _ = score_split(run_dir, config, data, split, checkpoint, device)
+    name = report_name(split, checkpoint)
     checkpoint = str(checkpoint or "best")
     loss = loss_function(data.task)(outputs, labels).item()
     if data.task == "regression":
@@ -173,10 +184,10 @@ def _evaluate_examples(run_dir, config, data, split, checkpoint, device, echo, c
               **task_report(data.task, outputs, labels, data.class_names)}
     if changed:
         report["data_changed"] = changed
-    write_json(run_dir / f"evaluation-{split}.json", report)
+    write_json(run_dir / f"evaluation-{name}.json", report)
     if data.task != "regression":
         write_confusion_pictures(run_dir, split, report["confusion_matrix"], data.class_names,
-                                 report["accuracy"], checkpoint)
+                                 report["accuracy"], checkpoint, name)
     if data.task == "regression":
         echo(f"{split} MSE {report['mse']:.5g}   MAE {report['mae']:.5g}   R^2 {report['r2']:.4f}   "
              f"({len(labels)} examples, {checkpoint})")
@@ -185,10 +196,10 @@ def _evaluate_examples(run_dir, config, data, split, checkpoint, device, echo, c
              f"({len(labels)} examples, {checkpoint})")
         names = data.class_names
         width = max(len(n) for n in names)
-        for name, acc in report["per_class_accuracy"].items():
-            echo(f"{name:<{width}}  {'   n/a' if acc is None else f'{acc:8.4f}'}")
-    echo(f"saved: {run_dir / f'evaluation-{split}.json'}" + ("" if data.task == "regression" else
-         f", confusion-{split}.png, confusion-{split}-normalised.png, confused-pairs-{split}.csv"))
+        for class_name, acc in report["per_class_accuracy"].items():
+            echo(f"{class_name:<{width}}  {'   n/a' if acc is None else f'{acc:8.4f}'}")
+    echo(f"saved: {run_dir / f'evaluation-{name}.json'}" + ("" if data.task == "regression" else
+         f", confusion-{name}.png, confusion-{name}-normalised.png, confused-pairs-{name}.csv"))
     return report
 
 
@@ -201,6 +212,7 @@ def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -
     names = meta["class_names"]
     matrix = confusion_matrix(logits.argmax(1), labels, len(names))
     per_class = per_class_accuracy(matrix)
+    name = report_name(split, checkpoint)
     checkpoint = str(checkpoint or "best")
     report = {
         "split": split,
@@ -214,26 +226,27 @@ def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -
     }
     if changed:
         report["data_changed"] = changed
-    write_json(run_dir / f"evaluation-{split}.json", report)
-    with writing(run_dir / f"confusion-{split}.csv"), \
-            open(run_dir / f"confusion-{split}.csv", "w", newline="") as handle:
+    write_json(run_dir / f"evaluation-{name}.json", report)
+    with writing(run_dir / f"confusion-{name}.csv"), \
+            open(run_dir / f"confusion-{name}.csv", "w", newline="") as handle:
         writer = csv_writer(handle)
         writer.writerow(["true \\ predicted", *names])
-        for name, row in zip(names, matrix.tolist()):
-            writer.writerow([name, *row])
+        for class_name, row in zip(names, matrix.tolist()):
+            writer.writerow([class_name, *row])
     pairs = write_confusion_pictures(run_dir, split, matrix.numpy(), names, report["accuracy"],
-                                     checkpoint)
-    write_errors(run_dir, split, getattr(data, split).images, logits, labels, names, checkpoint)
+                                     checkpoint, name)
+    write_errors(run_dir, split, getattr(data, split).images, logits, labels, names, checkpoint,
+                 name)
 
     echo(f"{split} accuracy: {report['accuracy']:.4f}   loss: {report['loss']:.4f}   "
          f"({len(labels)} images, {checkpoint})")
     width = max(len(n) for n in names)
     echo(f"{'class':<{width}}  accuracy  images")
-    for name, acc, total in zip(names, per_class, matrix.sum(1).tolist()):
-        echo(f"{name:<{width}}  {'   n/a' if acc is None else f'{acc:8.4f}'}  {total:6d}")
+    for class_name, acc, total in zip(names, per_class, matrix.sum(1).tolist()):
+        echo(f"{class_name:<{width}}  {'   n/a' if acc is None else f'{acc:8.4f}'}  {total:6d}")
     echo("confusion matrix (rows: true, columns: predicted):")
-    for name, row in zip(names, matrix.tolist()):
-        echo(f"{name:<{width}}  " + " ".join(f"{v:5d}" for v in row))
+    for class_name, row in zip(names, matrix.tolist()):
+        echo(f"{class_name:<{width}}  " + " ".join(f"{v:5d}" for v in row))
     if pairs:
         pair_width = max(len("predicted"), *(len(n) for pair in pairs for n in pair[:2]))
         echo("most confused pairs:")
@@ -242,7 +255,7 @@ def _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed) -
             echo(f"{actual:<{pair_width}}  {predicted:<{pair_width}}  {count:6d}")
     else:
         echo("most confused pairs: none (every image predicted right)")
-    echo(f"saved: {run_dir / f'evaluation-{split}.json'}, confusion-{split}.csv, "
-         f"confusion-{split}.png, confusion-{split}-normalised.png, confused-pairs-{split}.csv, "
-         f"errors-{split}.png")
+    echo(f"saved: {run_dir / f'evaluation-{name}.json'}, confusion-{name}.csv, "
+         f"confusion-{name}.png, confusion-{name}-normalised.png, confused-pairs-{name}.csv, "
+         f"errors-{name}.png")
     return report

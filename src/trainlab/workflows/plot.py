@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..analysis import plot_curves, plot_samples
 from .config import build_config, dataset_for
-from .evaluate import SPLITS, plot_errors, write_confusion_pictures
+from .evaluate import SPLITS, plot_errors, report_name, write_confusion_pictures
 from .run_dir import SAMPLES, RunDirError, checkpoint_path, read_metrics, resolve_run_dir
 
 PICTURES = ("curves", "confusion", "samples", "errors")
@@ -61,17 +61,20 @@ def _draw(name, run_dir, config, split, checkpoint, device, echo,
                     title=f"{run_dir.name}: {config.model} on {config.data}")
         return [run_dir / "curves.png"]
     if name == "confusion":
-        report_path = run_dir / f"evaluation-{split}.json"
+        named = report_name(split, checkpoint)
+        report_path = run_dir / f"evaluation-{named}.json"
         if not report_path.is_file():
-            raise MissingSource(f"{run_dir} has no evaluation-{split}.json; run `trainlab "
-                                f"evaluate {run_dir} --split {split}` first")
+            asked = f" --checkpoint {checkpoint}" if named != split else ""
+            raise MissingSource(f"{run_dir} has no evaluation-{named}.json; run `trainlab "
+                                f"evaluate {run_dir} --split {split}{asked}` first")
         report = json.loads(report_path.read_text())
         if "confusion_matrix" not in report:
             raise MissingSource(f"{run_dir} is a regression run: it has no classes to confuse")
         write_confusion_pictures(run_dir, split, report["confusion_matrix"],
-                                 report["class_names"], report["accuracy"], report["checkpoint"])
-        return [run_dir / f"confusion-{split}.png", run_dir / f"confusion-{split}-normalised.png",
-                run_dir / f"confused-pairs-{split}.csv"]
+                                 report["class_names"], report["accuracy"], report["checkpoint"],
+                                 named)
+        return [run_dir / f"confusion-{named}.png", run_dir / f"confusion-{named}-normalised.png",
+                run_dir / f"confused-pairs-{named}.csv"]
     if name in ("samples", "errors") and dataset_for(config).input_kind != "image":
         raise MissingSource(f"{name} shows images, and {config.data} holds none")
     if name == "samples":
