@@ -95,3 +95,24 @@ def test_unchanged_data_evaluates_without_a_word(runs, capsys):
     assert main(["evaluate", str(runs / "pets-run")]) == 0
     out = capsys.readouterr().out
     assert "changed" not in out and "note:" not in out
+
+
+def test_data_moved_after_training_is_named_with_data(tmp_path, capsys):
+    """The run's folder moved: evaluate says it is missing; --data points at the new place, and
+    data-split.json still checks that it is the same images (other data is refused)."""
+    make_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=20, size=8)
+    run = tmp_path / "run"
+    assert main(["train", "--data", f"folder:{tmp_path / 'pets'}", *QUICK, "--out", str(run)]) == 0
+    (tmp_path / "pets").rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 2
+    assert str(tmp_path / "pets") in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--data", f"folder:{tmp_path / 'moved'}"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert main(["plot", str(run), "--what", "errors", "--data", f"folder:{tmp_path / 'moved'}"]) == 0
+    assert (run / "errors-test.png").is_file()
+    make_image_folder(tmp_path / "other", classes=("cat", "dog"), per_class=20, size=8, mode="L")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", f"folder:{tmp_path / 'other'}"]) == 2
+    assert f"the data folder:{tmp_path / 'other'} changed since {run} was trained" \
+        in capsys.readouterr().err

@@ -47,7 +47,7 @@ from ..workflows import (
 from ..workflows.export import ExportError
 from . import analysis_commands, text_commands
 from .experiment_command import add_experiment_parser, command_experiment
-from .plot_command import add_plot_parser, command_plot
+from .plot_command import MOVED_DATA_HELP, add_plot_parser, command_plot
 from .reuse_commands import (
     add_export_parser,
     add_transfer_arguments,
@@ -271,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="score the data as it is now even if it no longer holds the "
                           "images the run recorded (e.g. trained-on images now in test); the "
                           "report then says what changed")
+    evaluate.add_argument("--data", default=None, metavar="SPEC", help=MOVED_DATA_HELP)
     evaluate.add_argument("--device", default="auto")
     predict = commands.add_parser("predict", help="classify image files or folders with a run, "
                                   "an exported bundle or an ONNX file")
@@ -365,7 +366,7 @@ def command_check_data(args) -> int:
 
 def command_evaluate(args) -> int:
     evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint, device=args.device,
-                 allow_changed_data=args.allow_changed_data)
+                 allow_changed_data=args.allow_changed_data, data=args.data)
     return 0
 
 

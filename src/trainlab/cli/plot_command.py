@@ -4,6 +4,11 @@ from __future__ import annotations
 from ..workflows import PICTURES, plot_run
 from ..workflows.evaluate import SPLITS
 
+# evaluate's and plot's --data
+MOVED_DATA_HELP = ("where the run's data is now, if it moved or the run came from another "
+                   "machine (e.g. folder:/new/place); data-split.json checks that it holds the "
+                   "images the run was trained and tested on")
+
 
 def add_plot_parser(commands) -> None:
     plot = commands.add_parser(
@@ -26,10 +31,12 @@ def add_plot_parser(commands) -> None:
     plot.add_argument("--allow-changed-data", action="store_true",
                       help="for errors: use the data as it is now even if it no longer holds "
                       "the images the run recorded (as for evaluate)")
+    plot.add_argument("--data", default=None, metavar="SPEC",
+                      help="for samples and errors: " + MOVED_DATA_HELP)
     plot.add_argument("--device", default="auto", help="for errors (default: auto)")
 
 
 def command_plot(args) -> int:
     plot_run(args.run, what=args.what, split=args.split, checkpoint=args.checkpoint,
-             device=args.device, allow_changed_data=args.allow_changed_data)
+             device=args.device, allow_changed_data=args.allow_changed_data, data=args.data)
     return 0

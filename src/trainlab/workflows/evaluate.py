@@ -1,13 +1,14 @@
 """`evaluate_run(run)`: reload a run's checkpoint and score it, with per-class detail."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import torch.nn.functional as F
 
 from ..analysis import most_confused, plot_confusion_matrix, plot_top_losses
-from ..data import TensorLoader
+from ..data import TensorLoader, absolute_data_spec
 from ..engine import PRECISIONS, Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
 from ..engine.tasks import loss_function
 from .checkpoint_metadata import checkpoint_metadata
@@ -33,7 +34,8 @@ predict_split = predict_loader  # all logits and labels of a loader, on the CPU
 
 
 def evaluate_run(run: str | Path, split: str = "test", checkpoint: str | None = None,
-                 device="auto", echo=print, allow_changed_data: bool = False) -> dict:
+                 device="auto", echo=print, allow_changed_data: bool = False,
+                 data: str | None = None) -> dict:
     """Accuracy, loss, per-class accuracy, confusion matrix and the most confused class pairs;
     saved in the run directory as evaluation-<split>.json, confusion-<split>.csv,
     confusion-<split>.png, confused-pairs-<split>.csv and errors-<split>.png (the most
@@ -44,10 +46,11 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str | None = 
     working directory), which must fit the run: same model and options, data, classes and input
     shape. When the data no longer holds the images the run recorded in data-split.json (a
     changed folder can move trained-on images into test), the evaluation is refused unless
-    `allow_changed_data`, and the report then says what changed."""
+    `allow_changed_data`, and the report then says what changed. `data`: where the run's data
+    is now (moved, or another machine), e.g. folder:/new/place; the same check applies."""
     run_dir, config = _open_run(run, split)
     with RunLock(run_dir, "evaluate"):
-        data, changed = checked_data(run_dir, config, split, echo, allow_changed_data)
+        data, changed = checked_data(run_dir, config, split, echo, allow_changed_data, data)
         return _evaluate(run_dir, config, data, split, checkpoint, device, echo, changed)
 
 
@@ -59,6 +62,13 @@ def report_name(split: str, checkpoint: str | None) -> str:
     return f"{split}-{'last' if checkpoint == 'last' else Path(checkpoint).stem}"
 
 
+def with_data(config, moved_to: str | None):
+    """`config` reading its data from `moved_to` (a data spec), where given."""
+    if not moved_to:
+        return config
+    return dataclasses.replace(config, data=absolute_data_spec(moved_to))
+
+
 def _open_run(run, split):
     if split not in SPLITS:
         raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -66,13 +76,15 @@ def _open_run(run, split):
     return run_dir, build_config(run_dir / "config.yaml")
 
 
-def checked_data(run_dir, config, split, echo, allow_changed_data):
+def checked_data(run_dir, config, split, echo, allow_changed_data, moved_to: str | None = None):
     """(the run's data set, what changed since training or None); refuses changed data unless
-    `allow_changed_data`, and an empty split."""
-    data = dataset_for(config)
+    `allow_changed_data`, and an empty split. `moved_to`: the data spec to read instead of the
+    saved one (the checkpoint still has to fit the run as it was trained)."""
+    read = with_data(config, moved_to)
+    data = dataset_for(read)
     changed = recorded_data_changes(run_dir, data, [split])
     if changed and not allow_changed_data:
-        raise RunDirError(f"the data {config.data} changed since {run_dir} was trained: "
+        raise RunDirError(f"the data {read.data} changed since {run_dir} was trained: "
                           f"{changed}, so its {split} score would not mean what it says; "
                           "evaluate with the data the run was trained on, or pass "
                           "--allow-changed-data to score the data as it is now")
@@ -126,12 +138,13 @@ def score_split(run_dir, config, data, split, checkpoint, device):
 
 
 def plot_errors(run: str | Path, split: str = "test", checkpoint: str | None = None,
-                device="auto", echo=print, allow_changed_data: bool = False) -> Path:
+                device="auto", echo=print, allow_changed_data: bool = False,
+                data: str | None = None) -> Path:
     """Only errors-<split>.png: the run's checkpoint on `split`, without rewriting the
     evaluation files (what `trainlab plot RUN --what errors` calls). Returns its path."""
     run_dir, config = _open_run(run, split)
     with RunLock(run_dir, "plot"):
-        data, _ = checked_data(run_dir, config, split, echo, allow_changed_data)
+        data, _ = checked_data(run_dir, config, split, echo, allow_changed_data, data)
         logits, labels, meta = score_split(run_dir, config, data, split, checkpoint, device)
         return write_errors(run_dir, split, getattr(data, split).images, logits, labels,
                             meta["class_names"], str(checkpoint or "best"),

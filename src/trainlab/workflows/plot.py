@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..analysis import plot_curves, plot_samples
 from .config import build_config, dataset_for
-from .evaluate import SPLITS, plot_errors, report_name, write_confusion_pictures
+from .evaluate import SPLITS, plot_errors, report_name, with_data, write_confusion_pictures
 from .run_dir import SAMPLES, RunDirError, checkpoint_path, read_metrics, resolve_run_dir
 
 PICTURES = ("curves", "confusion", "samples", "errors")
@@ -14,13 +14,14 @@ PICTURES = ("curves", "confusion", "samples", "errors")
 
 def plot_run(run: str | Path, what: str = "all", split: str = "test",
              checkpoint: str | None = None, device="auto", echo=print,
-             allow_changed_data: bool = False) -> list[Path]:
+             allow_changed_data: bool = False, data: str | None = None) -> list[Path]:
     """Write the run's pictures and return their paths. `what`: curves (curves.png, from
     metrics.csv), confusion (confusion-<split>.png, its normalised twin and
     confused-pairs-<split>.csv, from evaluation-<split>.json), samples (samples.png, from the
     data), errors (errors-<split>.png: runs the checkpoint on the split, refusing changed data
     as evaluate does unless `allow_changed_data`), or all. Asked for by
     name, a picture whose source is missing is an error; with `all` it is skipped, saying why.
+    `data`: where the run's data is now, for samples and errors (checked as evaluate checks it).
 
     >>> plot_run("runs/cnn5", "samples")
     [PosixPath('runs/cnn5/samples.png')]
@@ -35,7 +36,7 @@ def plot_run(run: str | Path, what: str = "all", split: str = "test",
     for name in PICTURES if what == "all" else (what,):
         try:
             paths = _draw(name, run_dir, config, split, checkpoint, device, echo,
-                          allow_changed_data)
+                          allow_changed_data, data)
         except MissingSource as missing:
             if what != "all":
                 raise RunDirError(str(missing)) from None
@@ -52,7 +53,7 @@ class MissingSource(Exception):
 
 
 def _draw(name, run_dir, config, split, checkpoint, device, echo,
-          allow_changed_data) -> list[Path]:
+          allow_changed_data, moved_to) -> list[Path]:
     if name == "curves":
         metrics = run_dir / "metrics.csv"
         if not metrics.is_file():
@@ -75,14 +76,14 @@ def _draw(name, run_dir, config, split, checkpoint, device, echo,
                                  named)
         return [run_dir / f"confusion-{named}.png", run_dir / f"confusion-{named}-normalised.png",
                 run_dir / f"confused-pairs-{named}.csv"]
-    if name in ("samples", "errors") and dataset_for(config).input_kind != "image":
+    if name in ("samples", "errors") and dataset_for(with_data(config, moved_to)).input_kind != "image":
         raise MissingSource(f"{name} shows images, and {config.data} holds none")
     if name == "samples":
-        data = dataset_for(config)
+        data = dataset_for(with_data(config, moved_to))
         plot_samples(data.train.images, data.train.labels, data.class_names, run_dir / SAMPLES,
                      title=f"{run_dir.name}: training images of {config.data}")
         return [run_dir / SAMPLES]
     if checkpoint in (None, "best", "last") and not checkpoint_path(run_dir, checkpoint).is_file():
         raise MissingSource(f"{run_dir} has no {checkpoint or 'best'} checkpoint yet to find "
                             "its errors with")
-    return [plot_errors(run_dir, split, checkpoint, device, echo, allow_changed_data)]
+    return [plot_errors(run_dir, split, checkpoint, device, echo, allow_changed_data, moved_to)]
