@@ -19,8 +19,7 @@ from ._types import DataError, Split
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
                     ".pgm"}
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
-# Images of mixed sizes are resized to the size most of them have when that is at most this,
-# else to this, unless --image-size says otherwise.
+# Images of mixed sizes are resized to this unless --image-size says otherwise.
 FALLBACK_IMAGE_SIZE = 64
 
 
@@ -81,14 +80,11 @@ def decode_image_files(paths: list[Path], labels: list[int], image_size: int | N
     elif len(set(sizes)) <= 1:
         size = sizes[0] if sizes else (FALLBACK_IMAGE_SIZE, FALLBACK_IMAGE_SIZE)
     else:
-        common, count = Counter(sizes).most_common(1)[0]
-        # The size most images have, where that is at least half of them and small enough to
-        # train fast; else 64x64 (photos of many sizes).
-        size = common if 2 * count >= len(sizes) and max(common) <= FALLBACK_IMAGE_SIZE \
-            else (FALLBACK_IMAGE_SIZE, FALLBACK_IMAGE_SIZE)
-        notes.append(f"{what}: images have {len(set(sizes))} different sizes ({count} of "
-                     f"{len(sizes)} are {common[0]}x{common[1]}); all resized to "
-                     f"{size[0]}x{size[1]} (set --image-size to choose)")
+        common = Counter(sizes).most_common(1)[0][0]
+        size = (FALLBACK_IMAGE_SIZE, FALLBACK_IMAGE_SIZE)
+        notes.append(f"{what}: images have {len(set(sizes))} different sizes (most common "
+                     f"{common[0]}x{common[1]}); all resized to {size[0]}x{size[1]} "
+                     "(set --image-size to choose)")
     arrays, kept = [], []
     for path, label in zip(paths, labels):
         try:
