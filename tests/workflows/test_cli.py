@@ -177,8 +177,9 @@ def test_out_that_holds_other_files_is_refused_before_the_data_load(tmp_path, ca
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "results.json"]
     assert (out / "results.json").read_text() == '{"mine": 1}'
     (out / "results.json").unlink()
-    (out / "notes.txt").unlink()  # empty now: a run may use it (the data error comes next)
-    assert main(argv) == 2
+    (out / "notes.txt").unlink()
+    (out / ".DS_Store").write_bytes(b"")  # a file manager's: the folder counts as empty
+    assert main(argv) == 2  # a run may use it: the data error comes next
     assert "no-such-folder" in capsys.readouterr().err
 
 

@@ -113,6 +113,9 @@ def test_data_moved_after_training_is_named_with_data(tmp_path, capsys):
     assert (run / "errors-test.png").is_file()
     make_image_folder(tmp_path / "other", classes=("cat", "dog"), per_class=20, size=8, mode="L")
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--data", f"folder:{tmp_path / 'other'}"]) == 2
-    assert f"the data folder:{tmp_path / 'other'} changed since {run} was trained" \
-        in capsys.readouterr().err
+    samples = (run / "samples.png").read_bytes()
+    for command in (["evaluate", str(run)], ["plot", str(run), "--what", "samples"]):
+        assert main([*command, "--data", f"folder:{tmp_path / 'other'}"]) == 2
+        assert f"the data folder:{tmp_path / 'other'} changed since {run} was trained" \
+            in capsys.readouterr().err
+    assert (run / "samples.png").read_bytes() == samples

@@ -78,6 +78,7 @@ def test_export_cli_checks_parity_on_the_runs_images_and_predict_agrees(run, cap
     assert info["architecture"] == "cnn-small" and info["class_names"] == ["cat", "dog"]
     assert info["input"]["channels"] == 3 and info["input"]["size"] == [16, 16]
     assert len(info["input"]["mean"]) == 3 and info["trainlab_version"]
+    assert info["data"] == "folder:pets"  # named, not where its files were
     images = [root / "pets" / "cat", root / "pets" / "dog" / "3.png"]
     outputs = {}
     for source in (run_dir, export / "bundle", export / "model.onnx"):

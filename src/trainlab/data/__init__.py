@@ -10,6 +10,7 @@ from ._registry import (
     absolute_data_spec,
     check_dataset,
     create_dataset,
+    data_label,
     list_datasets,
     register_dataset,
 )
@@ -21,7 +22,8 @@ from .torchvision_sets import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
 from .transforms import AUGMENTATIONS
 
 __all__ = [
-    "create_dataset", "check_dataset", "absolute_data_spec", "BAD_SAMPLE_POLICIES", "list_datasets",
+    "create_dataset", "check_dataset", "absolute_data_spec", "data_label", "BAD_SAMPLE_POLICIES",
+    "list_datasets",
     "register_dataset", "DataError", "ImageDataset",
     "SourceData", "Split", "TensorLoader", "AUGMENTATIONS", "CIFAR10_CLASSES",
     "FASHION_MNIST_CLASSES", "record_splits", "split_changes", "match_weights",

@@ -85,6 +85,15 @@ def absolute_data_spec(spec: str) -> str:
     return f"{name}:{os.path.abspath(os.path.expanduser(path))}"
 
 
+def data_label(spec: str | None) -> str | None:
+    """'folder:/home/me/pets' -> 'folder:pets': what exports and `trainlab serve` show of a run's
+    data, which names it without giving away where its files are on the machine that trained."""
+    if not spec:
+        return spec
+    name, sep, path = spec.partition(":")
+    return f"{name}:{Path(path).name or path}" if sep and path else spec
+
+
 def carve(split: Split, fraction: float, seed: int = SPLIT_SEED) -> tuple[Split, Split]:
     """Randomly move `fraction` of `split` into a second split (fixed seed)."""
     if not 0 < fraction < 1:

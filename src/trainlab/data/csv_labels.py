@@ -7,12 +7,13 @@ names with or without extension, found next to the CSV or in its `train/` or `im
 subfolder. Labels may be class names or integers; integers are the classes in numeric order
 (1..4 make four classes, none of them an empty class 0). An optional `classes.txt` next to the
 CSV (one class name per line) fixes the classes and their order; a label not in it is an
-unknown class, a class in it with no image an error (as an empty class folder is). A class with
-a single image among classes with many is named in a note: often a typo in a label.
+unknown class, a class in it with no image gets a note. A class with a single image among
+classes with many is named in a note: often a typo in a label.
 """
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from ._registry import register_dataset
@@ -87,7 +88,7 @@ def read_class_list(csv_path: Path) -> list[str] | None:
 def class_names_for(labels: list[str], csv_path: Path, notes: list[str]) -> list[str]:
     """Integer labels: the numbers found, in numeric order ('07' is '7'); a note when they are
     not 0..K-1 (the model's outputs then stand for them in order). Names: sorted."""
-    if all(label.lstrip("-").isdigit() for label in labels):
+    if all(is_whole_number(label) for label in labels):
         numbers = sorted({int(label) for label in labels})
         if numbers != list(range(len(numbers))):
             shown = ", ".join(map(str, numbers[:12])) + (", ..." if len(numbers) > 12 else "")
@@ -98,23 +99,27 @@ def class_names_for(labels: list[str], csv_path: Path, notes: list[str]) -> list
     return sorted(set(labels))
 
 
+def is_whole_number(label: str) -> bool:
+    return re.fullmatch(r"-?[0-9]+", label) is not None  # (str.isdigit takes "²", int() does not)
+
+
 def class_name(label: str) -> str:
     """A label as its class name: integers without leading zeros."""
-    return str(int(label)) if label.lstrip("-").isdigit() else label
+    return str(int(label)) if is_whole_number(label) else label
 
 
 def check_class_counts(csv_path: Path, class_names: list[str], labels: list[str],
                        rows: list[int], from_list: bool, notes: list[str]) -> None:
-    """classes.txt classes with no image are an error (as an empty class folder is); a class of
-    one image where the others have ten or more gets a note with its row."""
+    """classes.txt classes with no image get a note (the model keeps an output for each, never
+    trained); a class of one image where the others have ten or more gets a note with its row."""
     counts = {name: 0 for name in class_names}
     for label in labels:
         counts[label] += 1
     empty = [name for name, count in counts.items() if count == 0]
     if empty and from_list:
-        raise DataError(f"{csv_path.parent / 'classes.txt'} lists {len(empty)} class(es) with no "
-                        f"image in {csv_path.name}: {', '.join(empty[:10])}; remove them from "
-                        "classes.txt or add their images")
+        notes.append(f"{csv_path.parent / 'classes.txt'} lists {len(empty)} class(es) with no "
+                     f"image in {csv_path.name}: {', '.join(empty[:10])}; the model keeps an output "
+                     "for each that no image trains (remove them from classes.txt, or add images)")
     others = sorted(counts.values())
     if len(others) > 2 and others[len(others) // 2] >= 10:
         for name in [name for name, count in counts.items() if count == 1]:

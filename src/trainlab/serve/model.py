@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..data import data_label
 from ..workflows.predict import BATCH, Predictor, load_predictor
 from .uploads import Upload, decode_upload
 
@@ -122,7 +123,7 @@ def model_card(predictor: Predictor, folder: Path) -> dict:
         "source": predictor.kind,
         "model": info["model"],
         "model_options": info.get("model_options", {}),
-        "data": info.get("data"),
+        "data": data_label(info.get("data")),  # not where the files were
         "classes": predictor.class_names,
         "input": {"channels": predictor.preprocessing["channels"],
                   "size": predictor.preprocessing["image_size"]},

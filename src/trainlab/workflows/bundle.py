@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
+from ..data import data_label
 from ..engine import CheckpointError
 from ..engine.checkpoint import atomic_write
 from ..models import create_model
@@ -46,7 +47,7 @@ def model_json(meta: dict, file: str, parity: dict | None = None) -> dict:
                   "std": prep["std"], "range": "0..1 before mean/std", "layout": "NCHW",
                   "permute_pixels": prep.get("permute_pixels")},
         "test_time_flip": bool(meta.get("test_time_flip")),
-        "data": meta.get("data"),
+        "data": data_label(meta.get("data")),  # not where the files were
         "parity": parity,
         "trainlab_version": __version__,
         "torch_version": torch.__version__,

@@ -6,7 +6,14 @@ from pathlib import Path
 
 from ..analysis import plot_curves, plot_samples
 from .config import build_config, dataset_for
-from .evaluate import SPLITS, plot_errors, report_name, with_data, write_confusion_pictures
+from .evaluate import (
+    SPLITS,
+    checked_data,
+    plot_errors,
+    report_name,
+    with_data,
+    write_confusion_pictures,
+)
 from .run_dir import SAMPLES, RunDirError, checkpoint_path, read_metrics, resolve_run_dir
 
 PICTURES = ("curves", "confusion", "samples", "errors")
@@ -79,7 +86,9 @@ def _draw(name, run_dir, config, split, checkpoint, device, echo,
     if name in ("samples", "errors") and dataset_for(with_data(config, moved_to)).input_kind != "image":
         raise MissingSource(f"{name} shows images, and {config.data} holds none")
     if name == "samples":
-        data = dataset_for(with_data(config, moved_to))
+        # Data given as moved must hold the images the run recorded, as for errors.
+        data = checked_data(run_dir, config, "train", echo, allow_changed_data, moved_to)[0] \
+            if moved_to else dataset_for(config)
         plot_samples(data.train.images, data.train.labels, data.class_names, run_dir / SAMPLES,
                      title=f"{run_dir.name}: training images of {config.data}")
         return [run_dir / SAMPLES]

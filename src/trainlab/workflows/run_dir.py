@@ -24,7 +24,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ..data import split_changes
+from ..data import absolute_data_spec, split_changes
 from ..engine import CheckpointError, load_checkpoint, writing
 from ..engine.checkpoint import atomic_write, read_checkpoint_metadata
 from ..models import create_model
@@ -72,6 +72,11 @@ def _set_current(path: Path | None) -> Path | None:
     return path
 
 
+# Files an otherwise empty --out may hold: the Windows lock file RunLock leaves, and what file
+# managers add to a folder they show.
+NOT_USER_FILES = {".lock", ".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
 def check_out_is_free(out: str | None) -> None:
     """An explicit --out must be a new or an empty directory: a run writes config.yaml,
     metrics.csv, results.json... there and would replace files of the same names. Checked
@@ -84,11 +89,11 @@ def check_out_is_free(out: str | None) -> None:
     if not path.is_dir():
         raise RunDirError(f"--out {path} is a file, not a directory; choose another --out")
     if (path / "config.yaml").exists():
-        if (path / "resume.pt").exists() and not (path / "results.json").exists():
+        if not (path / "results.json").exists():
             raise RunDirError(f"{path} holds a run that stopped before its end: `trainlab train "
                               f"--resume {path}` continues it; or choose another --out")
         raise RunDirError(f"{path} already holds a run; choose another --out or delete it")
-    entries = sorted(entry.name for entry in path.iterdir())
+    entries = sorted(entry.name for entry in path.iterdir() if entry.name not in NOT_USER_FILES)
     if entries:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise RunDirError(f"--out {path} is not empty ({len(entries)} entries: {shown}) and a run "
@@ -254,8 +259,13 @@ def checkpoint_mismatches(metadata: dict, expected: dict) -> list[str]:
             return "[" + ", ".join(map(str, value[:12])) + f", ... ({len(value)} in all)]"
         return repr(value)
 
+    def same(key) -> bool:  # data specs as saved: a path typed relative or absolute is one place
+        if key == "data" and isinstance(metadata.get(key), str) and isinstance(expected[key], str):
+            return absolute_data_spec(metadata[key]) == absolute_data_spec(expected[key])
+        return metadata.get(key) == expected[key]
+
     return [f"{key} {show(metadata.get(key))} (checkpoint) vs {show(expected[key])} (run)"
-            for key in MATCHING_KEYS if metadata.get(key) != expected[key]]
+            for key in MATCHING_KEYS if not same(key)]
 
 
 def checkpoint_path(run: str | Path, checkpoint: str | Path | None = None) -> Path:
