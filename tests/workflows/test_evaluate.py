@@ -48,12 +48,12 @@ def test_relative_checkpoint_is_relative_to_the_working_directory(runs, monkeypa
     best = (run / "evaluation-test.json").read_bytes()
     shutil.copy(run / "last.safetensors", runs / "copy.safetensors")
     assert main(["evaluate", "pets-run", "--checkpoint", "copy.safetensors"]) == 0
-    assert json.loads((run / "evaluation-test-copy.json").read_text())["checkpoint"] \
+    assert json.loads((run / "evaluation-test-file-copy.json").read_text())["checkpoint"] \
         == "copy.safetensors"
     assert main(["evaluate", "pets-run", "--checkpoint", "last"]) == 0
     assert "saved: " + str(Path("pets-run") / "evaluation-test-last.json") in capsys.readouterr().out
     for name in ("confusion-test-last.csv", "confusion-test-last.png", "errors-test-last.png",
-                 "confused-pairs-test-last.csv", "errors-test-copy.png"):
+                 "confused-pairs-test-last.csv", "errors-test-file-copy.png"):
         assert (run / name).is_file(), name
     assert json.loads((run / "evaluation-test-last.json").read_text())["checkpoint"] == "last"
     assert (run / "evaluation-test.json").read_bytes() == best

@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
                           help=CHECKPOINT_HELP + "; another file must come from the same model, "
                           "options, data and classes as the run. Files for last or a file are "
-                          "named SPLIT-last or SPLIT-STEM (evaluation-test-last.json, ...)")
+                          "named SPLIT-last or SPLIT-file-STEM (evaluation-test-last.json, ...)")
     evaluate.add_argument("--allow-changed-data", action="store_true",
                           help="score the data as it is now even if it no longer holds the "
                           "images the run recorded (e.g. trained-on images now in test); the "

@@ -27,7 +27,7 @@ def add_plot_parser(commands) -> None:
                       help="the evaluated split for confusion and errors (default: test)")
     plot.add_argument("--checkpoint", default=None, metavar="best|last|FILE",
                       help="for confusion and errors: best (default), last, or the path of a "
-                      "checkpoint of this run (its files are named SPLIT-last or SPLIT-STEM)")
+                      "checkpoint of this run (its files are named SPLIT-last or SPLIT-file-STEM)")
     plot.add_argument("--allow-changed-data", action="store_true",
                       help="for errors: use the data as it is now even if it no longer holds "
                       "the images the run recorded (as for evaluate)")

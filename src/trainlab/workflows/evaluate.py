@@ -39,7 +39,7 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str | None = 
     """Accuracy, loss, per-class accuracy, confusion matrix and the most confused class pairs;
     saved in the run directory as evaluation-<split>.json, confusion-<split>.csv,
     confusion-<split>.png, confused-pairs-<split>.csv and errors-<split>.png (the most
-    confidently wrong images); <split>-last or <split>-<file stem> for another checkpoint
+    confidently wrong images); <split>-last or <split>-file-<file stem> for another checkpoint
     (`report_name`).
 
     `checkpoint`: best (default), last, or the path of another checkpoint (relative to the
@@ -56,10 +56,11 @@ def evaluate_run(run: str | Path, split: str = "test", checkpoint: str | None = 
 
 def report_name(split: str, checkpoint: str | None) -> str:
     """The files' name part: `test` for the best checkpoint, `test-last` for the last and
-    `test-<file stem>` for another file, so scoring one never replaces another's files."""
+    `test-file-<stem>` for another file ("file-": a stem such as "normalised" cannot take
+    another file's name), so scoring one never replaces another's files."""
     if checkpoint in (None, "best"):
         return split
-    return f"{split}-{'last' if checkpoint == 'last' else Path(checkpoint).stem}"
+    return f"{split}-last" if checkpoint == "last" else f"{split}-file-{Path(checkpoint).stem}"
 
 
 def with_data(config, moved_to: str | None):
