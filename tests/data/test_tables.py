@@ -67,7 +67,8 @@ def test_a_text_column_is_one_problem_and_check_data_lists_every_problem(tmp_pat
         create_dataset(f"table:{path}")
     message = str(error.value)
     assert message.startswith(f"65 problem(s) in table {path}:\n  column 'colour': text in every "
-                              "row (e.g. 'red', 'green', 'blue'), not a number; remove this column")
+                              "row (e.g. 'red', 'green', 'blue'), not a number; leave it out with "
+                              "--drop-column colour")
     assert "row 8, column 'b': missing value" in message  # the first of 64 empty cells
     assert "... and 15 more (`trainlab check-data` lists them all)" in message
     assert main(["check-data", f"table:{path}"]) == 1
@@ -76,6 +77,32 @@ def test_a_text_column_is_one_problem_and_check_data_lists_every_problem(tmp_pat
     assert "row 71, column 'b': missing value" in out  # the last one, past the 50 shown above
     assert out[-1] == "65 problem(s); 65 must be fixed before training (--on-bad-sample skip does " \
                       "not fix them)"
+
+
+def test_drop_column_leaves_an_id_and_a_text_column_out(tmp_path, capsys):
+    """--drop-column by name or number: the run trains on the other features, records them, and
+    predict reads a file with the same columns; the target and unknown columns are refused."""
+    rows = ["id,colour,x0,x1,y"] + [f"{100 + i},{('red', 'blue')[i % 2]},{i % 7},{(3 * i) % 5},"
+                                    f"{int(i % 7 + (3 * i) % 5 > 5)}" for i in range(80)]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(rows) + "\n")
+    data = create_dataset(f"table:{path}", drop_columns=["colour", "1"])
+    assert data.preprocessing()["feature_names"] == ["x0", "x1"]
+    assert "left out: id, colour" in data.notes[0]
+    run = tmp_path / "run"
+    argv = ["train", "--data", f"table:{path}", "--model", "logistic", "--epochs", "1",
+            "--log-steps", "0", "--out", str(run)]
+    assert main([*argv, "--drop-column", "colour", "--drop-column", "id"]) == 0
+    assert main(["predict", str(run), "--table", str(path)]) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("row ")]) == 80
+    for flag, message in ((["--drop-column", "y"], "--drop-column y: that is the target column"),
+                          (["--drop-column", "size"], "no column 'size' for --drop-column; its "
+                                                      "columns are id, colour, x0, x1, y")):
+        assert main([*argv[:-1], str(tmp_path / "refused"), *flag]) == 2
+        assert message in capsys.readouterr().err
+    with pytest.raises(DataError, match="--drop-column id: only table:PATH data sets"):
+        create_dataset("digits", drop_columns=["id"])
 
 
 def test_a_missing_target_column_lists_the_columns(tmp_path, capsys):

@@ -108,6 +108,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--target", default=S, metavar="COLUMN",
                        help="table:PATH: the target column, by header name or number from 1 "
                        "(default: the last column)")
+    group.add_argument("--drop-column", dest="drop_columns", action="append", default=S,
+                       metavar="COLUMN", help="table:PATH: leave this column out of the features "
+                       "(an id, a text column), by header name or number from 1; repeatable")
     group.add_argument("--download", action="store_true", default=S,
                        help="download MNIST/Fashion-MNIST/CIFAR-10 if missing")
     group.add_argument("--image-size", type=int, default=S, metavar="S",

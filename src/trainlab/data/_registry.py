@@ -188,9 +188,10 @@ DEFAULT_DATA_DIR = "data"
 
 
 def load_source(name: str, data_dir: str | Path = DEFAULT_DATA_DIR, image_size: int | None = None,
-                download: bool = False, target: str | None = None) -> SourceData | ExampleSource:
+                download: bool = False, target: str | None = None,
+                drop_columns: list[str] | tuple = ()) -> SourceData | ExampleSource:
     """Run the registered source for `name` ('fashion-mnist', 'folder:PATH', ...). `target`
-    (a table's target column) goes to the sources that take one."""
+    (a table's target column) and `drop_columns` go to the sources that take them."""
     entry, path = parse_dataset_name(name)
     takes_target = "target" in inspect.signature(entry.builder).parameters
     if Path(data_dir) != Path(DEFAULT_DATA_DIR) and not Path(data_dir).is_dir() and not download:
@@ -202,6 +203,11 @@ def load_source(name: str, data_dir: str | Path = DEFAULT_DATA_DIR, image_size: 
                         "(only table:PATH data sets do); drop --target")
     if takes_target:
         kwargs["target"] = target
+    if drop_columns:
+        if "drop_columns" not in inspect.signature(entry.builder).parameters:
+            raise DataError(f"--drop-column {drop_columns[0]}: only table:PATH data sets have "
+                            f"columns to leave out, not {name!r}; drop --drop-column")
+        kwargs["drop_columns"] = drop_columns
     return entry.builder(path, **kwargs) if entry.takes_path else entry.builder(**kwargs)
 
 
@@ -281,6 +287,7 @@ def create_dataset(
     permute_pixels: int | None = None,
     limit_test: int | None = None,
     target: str | None = None,
+    drop_columns: list[str] | tuple = (),
 ) -> ImageDataset | ExampleDataset:
     """Load a registered data set as uint8 tensors with train/dev/test splits.
 
@@ -293,7 +300,7 @@ def create_dataset(
     >>> data = create_dataset("digits")          # scikit-learn's 8x8 digits, upscaled to 32x32
     >>> data.train.images.shape                   # torch.Size([1294, 1, 32, 32])
     """
-    source = load_source(name, data_dir, image_size, download, target)
+    source = load_source(name, data_dir, image_size, download, target, drop_columns)
     if isinstance(source, ExampleSource):
         if permute_pixels is not None:
             raise DataError(f"--permute-pixels shuffles image pixels; {name} holds no images")

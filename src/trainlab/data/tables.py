@@ -71,7 +71,7 @@ def text_column_problems(texts: dict[int, list[tuple[int, str]]], names: list[st
             distinct = list(dict.fromkeys(text for _, text in cells))[:3]
             examples = ", ".join(repr(text) for text in distinct)
             problems.append(f"column {names[index]!r}: text in every row (e.g. {examples}), not "
-                            "a number; remove this column from the table")
+                            f"a number; leave it out with --drop-column {names[index]}")
         else:
             problems += [f"row {number}, column {names[index]!r}: not a number ({text!r})"
                          for number, text in cells]
@@ -79,19 +79,24 @@ def text_column_problems(texts: dict[int, list[tuple[int, str]]], names: list[st
 
 
 def find_target(target: str | None, names: list[str], path: Path) -> int:
-    if target is None:
-        return len(names) - 1
-    if target in names:
-        return names.index(target)
-    if target.isdigit() and 1 <= int(target) <= len(names):
-        return int(target) - 1
-    raise DataError(f"table {path}: no column {target!r} for --target; its columns are "
+    return len(names) - 1 if target is None else find_column(target, names, path, "--target")
+
+
+def find_column(name: str, names: list[str], path: Path, flag: str) -> int:
+    """A column by header name, or by number from 1."""
+    if name in names:
+        return names.index(name)
+    if name.isdigit() and 1 <= int(name) <= len(names):
+        return int(name) - 1
+    raise DataError(f"table {path}: no column {name!r} for {flag}; its columns are "
                     f"{', '.join(names)} (or give a column number from 1 to {len(names)})")
 
 
 def table_source(rows: list[list[str]], path: Path, target: str | None,
-                 origin: str) -> ExampleSource:
-    """Rows of text cells -> standardisable float features and a target, every bad cell named."""
+                 origin: str, drop_columns: list[str] | tuple = ()) -> ExampleSource:
+    """Rows of text cells -> standardisable float features and a target, every bad cell named.
+    `drop_columns` (names or numbers from 1, as --target takes them) are left out: an id or a
+    text column."""
     if not rows:
         raise DataError(f"table {path}: the file holds no rows")
     has_header = looks_like_header(rows)
@@ -104,6 +109,10 @@ def table_source(rows: list[list[str]], path: Path, target: str | None,
         raise DataError(f"table {path}: only {width} column; a table needs feature columns and "
                         "a target column (comma-separated)")
     column = find_target(target, names, path)
+    dropped = {find_column(name, names, path, "--drop-column") for name in drop_columns}
+    if column in dropped:
+        raise DataError(f"--drop-column {names[column]}: that is the target column; drop another, "
+                        "or choose the target with --target")
     problems, features, labels = [], [], []
     texts = {index: [] for index in range(width)}  # feature column -> its cells that are text
     for number, row in enumerate(body, first_line):
@@ -112,7 +121,7 @@ def table_source(rows: list[list[str]], path: Path, target: str | None,
             continue
         values = []
         for index, cell in enumerate(row):
-            if index == column:
+            if index == column or index in dropped:
                 continue
             value = as_number(cell.strip())
             if value is None:
@@ -129,20 +138,20 @@ def table_source(rows: list[list[str]], path: Path, target: str | None,
     problems = text_column_problems(texts, names, len(body)) + problems
     if problems:
         raise SampleProblems(f"{len(problems)} problem(s) in table {path}:\n"
-                             f"{format_problems(problems)}\nFill in or remove those cells, and "
-                             "remove text columns (every feature must be a number), then run "
-                             "again.", problems)
+                             f"{format_problems(problems)}\nFill in or remove those cells (every "
+                             "feature must be a number), then run again.", problems)
     if not body:
         raise DataError(f"table {path}: a header but no data rows")
     task, targets, class_names = target_values(labels)
-    feature_names = [n for i, n in enumerate(names) if i != column]
+    feature_names = [n for i, n in enumerate(names) if i != column and i not in dropped]
     return ExampleSource(
         train=Examples(torch.tensor(features, dtype=torch.float32), targets), task=task,
         inputs="features", class_names=class_names, origin=origin, standardise=True,
         preprocessing={"feature_names": feature_names, "target": names[column]},
         notes=[f"target column {names[column]!r} ({task}"
                + (f": {', '.join(class_names[:12])}" if class_names else "") + f"), "
-               f"{len(feature_names)} feature columns" + ("" if has_header else ", no header row")])
+               f"{len(feature_names)} feature columns" + ("" if has_header else ", no header row")
+               + (f", left out: {', '.join(names[i] for i in sorted(dropped))}" if dropped else "")])
 
 
 def target_values(labels: list[str]) -> tuple[str, torch.Tensor, list[str]]:
@@ -169,9 +178,10 @@ def target_values(labels: list[str]) -> tuple[str, torch.Tensor, list[str]]:
 
 @register_dataset("table", "a CSV table (.csv or .csv.gz): feature columns and a target column "
                   "(the last, or --target NAME)", takes_path=True)
-def table(path, data_dir=None, download=False, image_size=None, target=None) -> ExampleSource:
+def table(path, data_dir=None, download=False, image_size=None, target=None,
+          drop_columns=()) -> ExampleSource:
     path = Path(path).expanduser()
-    return table_source(read_rows(path), path, target, f"table {path}")
+    return table_source(read_rows(path), path, target, f"table {path}", drop_columns)
 
 
 def sklearn_table(bunch, target, origin: str) -> ExampleSource:

@@ -96,6 +96,7 @@ class TrainConfig:
     data: str = "digits"
     data_dir: str = "data"
     target: str | None = None  # table:PATH: the target column's name or number (default: last)
+    drop_columns: list = dataclasses.field(default_factory=list)  # table:PATH columns left out
     download: bool = False
     image_size: int | None = None  # resize images to S x S (None: the data set's own size)
     dev_fraction: float = 0.1  # 0: no dev split (the model at the end is the best one)
@@ -168,6 +169,11 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if not isinstance(self.model_options, dict):
             raise ConfigError(f"model_options must be a mapping, got {self.model_options!r}")
+        if not isinstance(self.drop_columns, list) \
+                or not all(isinstance(c, (str, int)) for c in self.drop_columns):
+            raise ConfigError(f"drop_columns must be a list of column names, got "
+                              f"{self.drop_columns!r}")
+        self.drop_columns = [str(c) for c in self.drop_columns]
         try:  # typed values ("false" -> False, "[4,8]" -> [4, 8]), checked before anything runs
             self.model_options = check_model_options(self.model, self.model_options)
         except ModelOptionError as error:
@@ -243,6 +249,7 @@ def dataset_for(config: TrainConfig) -> ImageDataset | ExampleDataset:
                           dev_fraction=config.dev_fraction, limit_train=config.limit_train,
                           limit_dev=config.limit_dev, limit_test=config.limit_test,
                           permute_pixels=config.permute_pixels, target=config.target,
+                          drop_columns=config.drop_columns,
                           on_bad_sample=config.on_bad_sample,
                           max_bad_fraction=config.max_bad_fraction, download=config.download)
     if preprocessing:
