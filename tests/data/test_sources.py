@@ -168,6 +168,16 @@ def test_csv_class_listed_without_images_and_a_lone_label_get_notes(tmp_path):
                "10 or more; a typo in the label?" in note for note in data.notes)
 
 
+def test_csv_label_column_first_takes_the_other_as_the_id(tmp_path):
+    make_csv_dataset(tmp_path, n=12)
+    labels = tmp_path / "trainLabels.csv"
+    swapped = [",".join(reversed(line.split(","))) for line in labels.read_text().splitlines()]
+    labels.write_text("\n".join(["label,file", *swapped[1:]]) + "\n")
+    data = create_dataset(f"csv:{labels}")
+    assert data.class_names == ["airplane", "ship", "truck"]
+    assert len(data.train) + len(data.dev) + len(data.test) == 12
+
+
 def test_csv_problems_name_rows(tmp_path):
     make_csv_dataset(tmp_path, n=6)
     with open(tmp_path / "trainLabels.csv", "a") as handle:

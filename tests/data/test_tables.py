@@ -103,6 +103,12 @@ def test_drop_column_leaves_an_id_and_a_text_column_out(tmp_path, capsys):
         assert message in capsys.readouterr().err
     with pytest.raises(DataError, match="--drop-column id: only table:PATH data sets"):
         create_dataset("digits", drop_columns=["id"])
+    with pytest.raises(DataError, match="--drop-column leaves no feature column"):
+        create_dataset(f"table:{path}", drop_columns=["id", "colour", "x0", "x1"])
+    assert main(["check-data", f"table:{path}"]) == 1  # the text column, as training reads it
+    assert "leave it out with --drop-column colour" in capsys.readouterr().out
+    assert main(["check-data", f"table:{path}", "--drop-column", "colour"]) == 0
+    assert "left out: colour" in capsys.readouterr().out
 
 
 def test_a_missing_target_column_lists_the_columns(tmp_path, capsys):

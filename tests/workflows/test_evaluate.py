@@ -106,7 +106,8 @@ def test_data_moved_after_training_is_named_with_data(tmp_path, capsys):
     (tmp_path / "pets").rename(tmp_path / "moved")
     capsys.readouterr()
     assert main(["evaluate", str(run)]) == 2
-    assert str(tmp_path / "pets") in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(tmp_path / "pets") in err and "name its place with --data SPEC" in err
     assert main(["evaluate", str(run), "--data", f"folder:{tmp_path / 'moved'}"]) == 0
     assert "test accuracy" in capsys.readouterr().out
     assert main(["plot", str(run), "--what", "errors", "--data", f"folder:{tmp_path / 'moved'}"]) == 0

@@ -36,6 +36,10 @@ def test_binary_table_from_the_cli_with_seed_004s_network(tmp_path, capsys):
     assert "dev accuracy:" in capsys.readouterr().out
     report = json.loads((run / "evaluation-dev.json").read_text())
     assert report["class_names"] == ["0", "1"] and sum(map(sum, report["confusion_matrix"])) == 10
+    assert main(["export", str(run), "--format", "bundle"]) == 2  # one sentence, no traceback
+    assert "export writes image models only; use the run itself with `trainlab predict " \
+        in capsys.readouterr().err
+    assert not (run / "error.log").exists()
 
 
 def test_regression_from_the_library_reports_mse_mae_r2(tmp_path):

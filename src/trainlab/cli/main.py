@@ -261,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where data files live (default: data)")
     check.add_argument("--image-size", type=whole_number(1), default=None, metavar="S",
                        help="resize images to S x S, as training would")
+    check.add_argument("--target", default=None, metavar="COLUMN",
+                       help="table:PATH: the target column, as train takes it")
+    check.add_argument("--drop-column", dest="drop_columns", action="append", default=None,
+                       metavar="COLUMN", help="table:PATH: a column left out, as train takes it; "
+                       "repeatable")
     evaluate = commands.add_parser("evaluate", help="score a run's best checkpoint: accuracy, "
                                    "loss, per-class accuracy, confusion matrix, most confused "
                                    "pairs, the most confidently wrong images")
@@ -355,7 +360,8 @@ def command_demo(args) -> int:
 
 
 def command_check_data(args) -> int:
-    check = check_dataset(args.data, args.data_dir, args.image_size)
+    check = check_dataset(args.data, args.data_dir, args.image_size, args.target,
+                          args.drop_columns or ())
     print(check.summary)
     for note in check.notes:
         print(f"note: {note}")

@@ -235,11 +235,13 @@ class DataCheck:
 
 
 def check_dataset(name: str, data_dir: str | Path = DEFAULT_DATA_DIR,
-                  image_size: int | None = None) -> DataCheck:
+                  image_size: int | None = None, target: str | None = None,
+                  drop_columns: list[str] | tuple = ()) -> DataCheck:
     """Every problem in a data set (bad files, bad label rows, empty classes), and a summary line.
     What `trainlab check-data` prints; training runs the same checks before step 1."""
     try:
-        source = load_source(name, data_dir, image_size)
+        source = load_source(name, data_dir, image_size, target=target,
+                             drop_columns=drop_columns)
     except SampleProblems as error:  # a table's bad cells: every one, none of them skippable
         return DataCheck(error.problems, len(error.problems),
                          f"{name}: {len(error.problems)} problem(s)", [], [])

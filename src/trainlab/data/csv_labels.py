@@ -61,8 +61,9 @@ def read_label_rows(csv_path: Path, files: dict[str, Path],
     if len(header) < 2:
         raise DataError(f"{csv_path}: header {rows[0]} has fewer than two columns; "
                         "expected `id,label`")
-    id_col = header.index("id") if "id" in header else 0
     label_col = header.index("label") if "label" in header else 1
+    # The id: its named column, else the first column that is not the label's.
+    id_col = header.index("id") if "id" in header else (1 if label_col == 0 else 0)
     first = 2
     if rows[0][id_col].strip() in files:
         notes.append(f"{csv_path} has no header line: its first line names an image file "

@@ -113,6 +113,9 @@ def table_source(rows: list[list[str]], path: Path, target: str | None,
     if column in dropped:
         raise DataError(f"--drop-column {names[column]}: that is the target column; drop another, "
                         "or choose the target with --target")
+    if len(dropped) == width - 1:
+        raise DataError(f"table {path}: --drop-column leaves no feature column (the columns are "
+                        f"{', '.join(names)}; the target is {names[column]!r})")
     problems, features, labels = [], [], []
     texts = {index: [] for index in range(width)}  # feature column -> its cells that are text
     for number, row in enumerate(body, first_line):

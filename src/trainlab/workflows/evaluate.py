@@ -8,7 +8,7 @@ from pathlib import Path
 import torch.nn.functional as F
 
 from ..analysis import most_confused, plot_confusion_matrix, plot_top_losses
-from ..data import TensorLoader, absolute_data_spec
+from ..data import DataError, TensorLoader, absolute_data_spec
 from ..engine import PRECISIONS, Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
 from ..engine.tasks import loss_function
 from .checkpoint_metadata import checkpoint_metadata
@@ -82,7 +82,14 @@ def checked_data(run_dir, config, split, echo, allow_changed_data, moved_to: str
     `allow_changed_data`, and an empty split. `moved_to`: the data spec to read instead of the
     saved one (the checkpoint still has to fit the run as it was trained)."""
     read = with_data(config, moved_to)
-    data = dataset_for(read)
+    try:
+        data = dataset_for(read)
+    except DataError as error:
+        path = read.data.partition(":")[2]
+        if moved_to or not path or Path(path).exists():
+            raise
+        raise DataError(f"{error} (if the run's data moved, or the run came from another machine, "
+                        "name its place with --data SPEC)") from error
     changed = recorded_data_changes(run_dir, data, [split])
     if changed and not allow_changed_data:
         raise RunDirError(f"the data {read.data} changed since {run_dir} was trained: "

@@ -167,6 +167,10 @@ def export_run(run: str | Path, format: str, out: str | Path | None = None,
         require_onnx_packages()
     run_dir = resolve_run_dir(run)
     model, meta = load_run_model(run_dir, checkpoint, device="cpu")
+    if meta.get("inputs", "image") != "image":
+        raise ExportError(f"{run_dir} was trained on {meta['inputs']} ({meta.get('data')}): export "
+                          "writes image models only; use the run itself with `trainlab predict "
+                          f"{run_dir} --table FILE` (or --text), or load its best.safetensors")
     path = Path(out) if out else run_dir / "export" / DEFAULT_NAMES[format]
     if format != "bundle" and path.is_dir():
         path = path / DEFAULT_NAMES[format]
