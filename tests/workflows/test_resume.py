@@ -1,5 +1,6 @@
 """Interrupted training resumes exactly: real processes, killed with SIGKILL at fixed points."""
 import json
+import shutil
 import signal
 
 import pytest
@@ -237,3 +238,22 @@ def test_run_with_trimmed_taps_stopped_mid_epoch_resumes_exactly(setup):
     reference = killed_run_resumes_exactly(root, data, args, "trimmed", "sigint-at-step:14", 130)
     results = json.loads((reference / "results.json").read_text())
     assert results["padding_only_weights_not_stepped"] > 5_000_000  # of its 11.2 million
+
+
+def test_resume_after_the_data_moved_takes_data_and_finishes_the_same_run(setup):
+    """--data naming the data's new place is no change of settings: the run's record keeps its
+    spec, data-split.json checks the images, and the result is the uninterrupted run's."""
+    root, _, reference = setup
+    shutil.copytree(root / "data", root / "movable")
+    run = root / "moved-data"
+    assert trainlab("train", "--data", f"folder:{root / 'movable'}", *ARGS, "--out", str(run),
+                    fault="kill-at-step:30").returncode == -signal.SIGKILL
+    (root / "movable").rename(root / "moved")
+    lost = trainlab("train", "--resume", str(run))
+    assert lost.returncode == 2
+    assert f"data set {root / 'movable'} is not there any more; if it moved, name its place: " \
+           f"trainlab train --resume {run} --data folder:NEW_PATH" in lost.stderr
+    resumed = trainlab("train", "--resume", str(run), "--data", f"folder:{root / 'moved'}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(run, reference)
+    assert f"folder:{root / 'movable'}" in (run / "config.yaml").read_text()

@@ -234,6 +234,14 @@ def config_differences(old: TrainConfig, new: TrainConfig) -> list[str]:
             if a[key] != b[key] and key not in RESUMABLE_CHANGES]
 
 
+def with_data(config: TrainConfig, moved_to: str | None) -> TrainConfig:
+    """`config` reading its data from `moved_to` (a data spec: where a run's data is now), where
+    given. The run's own record (config.yaml, checkpoints) keeps the spec it was trained with."""
+    if not moved_to:
+        return config
+    return dataclasses.replace(config, data=absolute_data_spec(moved_to))
+
+
 def dataset_for(config: TrainConfig) -> ImageDataset | ExampleDataset:
     """The data set a config describes (the same splits for train, resume and evaluate).
 

@@ -1,18 +1,17 @@
 """`evaluate_run(run)`: reload a run's checkpoint and score it, with per-class detail."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import torch.nn.functional as F
 
 from ..analysis import most_confused, plot_confusion_matrix, plot_top_losses
-from ..data import DataError, TensorLoader, absolute_data_spec
+from ..data import DataError, TensorLoader
 from ..engine import PRECISIONS, Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
 from ..engine.tasks import loss_function
 from .checkpoint_metadata import checkpoint_metadata
-from .config import build_config, dataset_for
+from .config import build_config, dataset_for, with_data
 from .run_dir import (
     SPLIT_RECORD,
     RunDirError,
@@ -61,13 +60,6 @@ def report_name(split: str, checkpoint: str | None) -> str:
     if checkpoint in (None, "best"):
         return split
     return f"{split}-last" if checkpoint == "last" else f"{split}-file-{Path(checkpoint).stem}"
-
-
-def with_data(config, moved_to: str | None):
-    """`config` reading its data from `moved_to` (a data spec), where given."""
-    if not moved_to:
-        return config
-    return dataclasses.replace(config, data=absolute_data_spec(moved_to))
 
 
 def _open_run(run, split):

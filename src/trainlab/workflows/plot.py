@@ -5,13 +5,12 @@ import json
 from pathlib import Path
 
 from ..analysis import plot_curves, plot_samples
-from .config import build_config, dataset_for
+from .config import build_config, dataset_for, with_data
 from .evaluate import (
     SPLITS,
     checked_data,
     plot_errors,
     report_name,
-    with_data,
     write_confusion_pictures,
 )
 from .run_dir import SAMPLES, RunDirError, checkpoint_path, read_metrics, resolve_run_dir

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..analysis import plot_curves, plot_samples
 from ..analysis.summary import count_macs
-from ..data import TensorLoader, absolute_data_spec, record_splits
+from ..data import DataError, TensorLoader, absolute_data_spec, record_splits
 from ..data.transforms import normalize, scale_and_shift
 from ..engine import Runner, distributed, resolve_device
 from ..engine.checkpoint import WriteError, remove_temporary_files
@@ -31,7 +31,14 @@ from ..engine.tasks import create_metric, loss_function
 from ..models import create_model, get_model_entry, list_models
 from . import faults
 from .checkpoint_metadata import checkpoint_metadata
-from .config import ConfigError, TrainConfig, build_config, config_differences, dataset_for
+from .config import (
+    ConfigError,
+    TrainConfig,
+    build_config,
+    config_differences,
+    dataset_for,
+    with_data,
+)
 from .console_log import ConsoleLog
 from .interrupt import StopAtStepBoundary
 from .resume import (
@@ -91,6 +98,12 @@ def resume(run: str | Path, force: bool = False, echo=print, **overrides) -> Tra
     run_dir = resolve_run_dir(run)
     saved = build_config(run_dir / "config.yaml")
     wanted = build_config(run_dir / "config.yaml", **overrides)
+    # --data naming the same kind of source elsewhere says where the data is now (moved, another
+    # machine): the run keeps its record, and data-split.json checks it is the same data.
+    moved_to = None
+    if wanted.data != saved.data and wanted.data.partition(":")[0] == saved.data.partition(":")[0] \
+            and wanted.data.partition(":")[2]:
+        moved_to, wanted = wanted.data, dataclasses.replace(wanted, data=saved.data)
     changes = config_differences(saved, wanted)
     if (run_dir / "results.json").is_file():
         finished = (f"{run_dir} already finished its {saved.epochs} epoch(s) (results in "
@@ -106,7 +119,13 @@ def resume(run: str | Path, force: bool = False, echo=print, **overrides) -> Tra
         raise ConfigError(f"{run_dir} was trained with other settings; resuming would mix two "
                           "configurations:\n  " + "\n  ".join(changes)
                           + "\nDrop those flags, or add --force to resume with them anyway.")
-    return train(wanted, echo=echo, resume_dir=run_dir, allow_changed_data=force)
+    place = saved.data.partition(":")[2]
+    if moved_to is None and place and not Path(place).expanduser().exists():
+        raise DataError(f"{saved.data.partition(':')[0]} data set {place} is not there any more; "
+                        f"if it moved, name its place: trainlab train --resume {run_dir} --data "
+                        f"{saved.data.partition(':')[0]}:NEW_PATH")
+    return train(wanted, echo=echo, resume_dir=run_dir, allow_changed_data=force,
+                 moved_to=moved_to)
 
 
 def process_batch_size(batch_size: int, processes: int) -> int:
@@ -240,7 +259,7 @@ def refuse_settings_that_do_not_apply(config: TrainConfig, data) -> None:
 
 
 def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
-          allow_changed_data: bool = False) -> TrainResult:
+          allow_changed_data: bool = False, moved_to: str | None = None) -> TrainResult:
     """Train as `config` says; write and return the run directory and results.
 
     Everything that can refuse the settings (config, data, model, batch split) runs before the
@@ -261,7 +280,7 @@ def train(config: TrainConfig, echo=print, resume_dir: Path | None = None,
     main = distributed.is_main_process()
     if not main:  # under torchrun, rank 0 alone speaks and writes the run directory
         echo = lambda *args, **kwargs: None
-    data = dataset_for(config)
+    data = dataset_for(with_data(config, moved_to))  # (moved_to: a resumed run's data moved)
     echo(data.describe())
     for note in data.notes:
         echo(f"note: {note}")
