@@ -45,6 +45,8 @@ def test_regression_targets_and_target_by_name(tmp_path):
     ("a,b,y\n1,2,0\n3,,1\n4,NA,1\n",
      r"2 problem\(s\).*row 3, column 'b': missing value.*row 4, column 'b': missing value"),
     ("a,b,y\n1,2,0\n3,4\n", r"row 3: 2 cells, the header has 3"),
+    ("a,b,y\n1,,0\nx,2,1\n5,6,0\n",  # in row order, whatever the kind of problem
+     r"row 2, column 'b': missing value\n  row 3, column 'a': not a number \('x'\)"),
     ("a,b,y\n1,2,\n3,4,1\n", r"row 2, column 'y' \(the target\): missing value"),
     ("a,b,y\n1,2,0\n3,4,0\n", r"one value only"),
     ("a,b,y\n", r"a header but no data rows"),

@@ -138,7 +138,10 @@ def table_source(rows: list[list[str]], path: Path, target: str | None,
             problems.append(f"row {number}, column {names[column]!r} (the target): missing value")
         features.append(values)
         labels.append(label)
-    problems = text_column_problems(texts, names, len(body)) + problems
+    # Whole columns first, then every cell in row order.
+    problems = sorted(text_column_problems(texts, names, len(body)) + problems,
+                      key=lambda line: int(line.split()[1].rstrip(":,")) if line.startswith("row ")
+                      else 0)
     if problems:
         raise SampleProblems(f"{len(problems)} problem(s) in table {path}:\n"
                              f"{format_problems(problems)}\nFill in or remove those cells (every "
