@@ -58,3 +58,12 @@ def test_make_names_writes_a_names_file_from_faker(tmp_path, capsys):
     assert 20 * 10 <= total <= 20 * len(data.class_names)
     assert main(["make-names", str(tmp_path / "again.csv.gz"), "--per-label", "20"]) == 0
     assert (tmp_path / "again.csv.gz").read_bytes() == out.read_bytes()  # the same seed, the same file
+
+
+def test_check_data_lists_every_bad_row_of_a_names_file(tmp_path, capsys):
+    path = tmp_path / "names.csv"
+    path.write_text("name,label\nAbe,English\n,Chinese\nLi,\nSmith,English\n")
+    assert main(["check-data", f"names:{path}"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"names:{path}: 2 problem(s)"
+    assert f"{path} row 3: empty name" in out and f"{path} row 4: empty label" in out

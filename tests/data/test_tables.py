@@ -72,7 +72,7 @@ def test_a_text_column_is_one_problem_and_check_data_lists_every_problem(tmp_pat
                               "row (e.g. 'red', 'green', 'blue'), not a number; leave it out with "
                               "--drop-column colour")
     assert "row 8, column 'b': missing value" in message  # the first of 64 empty cells
-    assert "... and 15 more (`trainlab check-data` lists them all)" in message
+    assert f"... and 15 more (`trainlab check-data table:{path}` lists them all)" in message
     assert main(["check-data", f"table:{path}"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"table:{path}: 65 problem(s)"

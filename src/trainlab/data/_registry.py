@@ -22,6 +22,7 @@ from ._types import (
     SampleProblems,
     SourceData,
     Split,
+    check_data_hint,
     format_problems,
     raise_problems,
 )
@@ -271,7 +272,7 @@ def apply_bad_sample_policy(source: SourceData, name: str, on_bad_sample: str,
     if bad / total > max_bad_fraction:
         raise DataError(f"{bad} of {total} samples in {name} ({bad / total:.1%}) are bad, more "
                         f"than --max-bad-fraction {max_bad_fraction:g} allows:\n"
-                        f"{format_problems(source.problems)}")
+                        f"{format_problems(source.problems, check_data_hint(name))}")
     notes.append(f"skipped {bad} bad sample(s) of {total}:\n"
                  f"{format_problems(source.problems, 'all in the run directory: bad-samples.txt')}")
 

@@ -26,6 +26,11 @@ class SampleProblems(DataError):
 MAX_LISTED_PROBLEMS = 50
 
 
+def check_data_hint(spec: str) -> str:
+    """Where a message that shows the first problems sends the reader for all of them."""
+    return f"`trainlab check-data {spec}` lists them all"
+
+
 def format_problems(problems: list[str], full_list: str = "`trainlab check-data` lists them "
                     "all") -> str:
     """The first 50 problems, one per line, and how many more (and where all of them are)."""
@@ -49,13 +54,15 @@ def raise_problems(fatal: list[str], skippable: list[str], what: str) -> None:
     if not fatal and not skippable:
         return
     if not fatal:
-        raise DataError(f"{len(skippable)} problem(s) in {what}:\n{format_problems(skippable)}\n"
+        raise DataError(f"{len(skippable)} problem(s) in {what}:\n"
+                        f"{format_problems(skippable, check_data_hint(what))}\n"
                         + SKIP_ADVICE)
-    message = f"{len(fatal)} problem(s) in {what} that must be fixed:\n{format_problems(fatal)}\n" \
+    message = f"{len(fatal)} problem(s) in {what} that must be fixed:\n" \
+              f"{format_problems(fatal, check_data_hint(what))}\n" \
               + FATAL_ADVICE
     if skippable:
         message += (f"\nAlso {len(skippable)} bad sample(s), which --on-bad-sample skip would "
-                     f"leave out:\n{format_problems(skippable)}")
+                     f"leave out:\n{format_problems(skippable, check_data_hint(what))}")
     raise DataError(message)
 
 

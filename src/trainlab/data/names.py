@@ -17,7 +17,7 @@ import torch
 
 from ._examples import Examples, ExampleSource
 from ._registry import register_dataset
-from ._types import DataError, format_problems
+from ._types import DataError, SampleProblems, check_data_hint, format_problems
 
 PADDING, UNKNOWN, FIRST_SYMBOL = 0, 1, 2
 MAX_NAME_LENGTH = 64
@@ -94,8 +94,9 @@ def names(path, data_dir=None, download=False, image_size=None) -> ExampleSource
         raise DataError(f"names {path}: no such file or folder; give a name,label CSV file or a "
                         "folder of <label>.txt files")
     if problems:
-        raise DataError(f"{len(problems)} problem(s) in names {path}:\n"
-                        f"{format_problems(problems)}\nFix those rows, then run again.")
+        raise SampleProblems(f"{len(problems)} problem(s) in names {path}:\n"
+                             f"{format_problems(problems, check_data_hint(f'names:{path}'))}\n"
+                             "Fix those rows, then run again.", problems)
     labels = sorted({label for _, label in rows})
     if len(labels) < 2:
         raise DataError(f"names {path}: {len(rows)} names but {len(labels)} label(s); a "

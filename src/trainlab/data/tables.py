@@ -19,7 +19,7 @@ import torch
 
 from ._examples import Examples, ExampleSource
 from ._registry import register_dataset
-from ._types import DataError, SampleProblems, format_problems
+from ._types import DataError, SampleProblems, check_data_hint, format_problems
 
 MAX_CLASS_VALUES = 20
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}
@@ -144,7 +144,8 @@ def table_source(rows: list[list[str]], path: Path, target: str | None,
                       else 0)
     if problems:
         raise SampleProblems(f"{len(problems)} problem(s) in table {path}:\n"
-                             f"{format_problems(problems)}\nFill in or remove those cells (every "
+                             f"{format_problems(problems, check_data_hint(f'table:{path}'))}\n"
+                             "Fill in or remove those cells (every "
                              "feature must be a number), then run again.", problems)
     if not body:
         raise DataError(f"table {path}: a header but no data rows")
