@@ -107,7 +107,8 @@ def test_data_moved_after_training_is_named_with_data(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run)]) == 2
     err = capsys.readouterr().err
-    assert str(tmp_path / "pets") in err and "name its place with --data SPEC" in err
+    assert f"folder data set {tmp_path / 'pets'} is not there any more; if it moved, or the run " \
+           "came from another machine, name its new place with --data folder:NEW_PATH" in err
     assert main(["evaluate", str(run), "--data", f"folder:{tmp_path / 'moved'}"]) == 0
     assert "test accuracy" in capsys.readouterr().out
     assert main(["plot", str(run), "--what", "errors", "--data", f"folder:{tmp_path / 'moved'}"]) == 0

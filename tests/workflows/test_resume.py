@@ -251,8 +251,8 @@ def test_resume_after_the_data_moved_takes_data_and_finishes_the_same_run(setup)
     (root / "movable").rename(root / "moved")
     lost = trainlab("train", "--resume", str(run))
     assert lost.returncode == 2
-    assert f"data set {root / 'movable'} is not there any more; if it moved, name its place: " \
-           f"trainlab train --resume {run} --data folder:NEW_PATH" in lost.stderr
+    assert f"data set {root / 'movable'} is not there any more; if it moved, or the run came " \
+           "from another machine, name its new place with --data folder:NEW_PATH" in lost.stderr
     resumed = trainlab("train", "--resume", str(run), "--data", f"folder:{root / 'moved'}")
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(run, reference)

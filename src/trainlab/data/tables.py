@@ -63,7 +63,7 @@ def looks_like_header(rows: list[list[str]]) -> bool:
 
 def text_column_problems(texts: dict[int, list[tuple[int, str]]], names: list[str],
                          rows: int) -> list[str]:
-    """A column that is text in every row is one problem (an id or a category: remove it);
+    """A column that is text in every row is one problem (a category: --drop-column names it);
     text cells in a number column are one problem each, with their row."""
     problems = []
     for index, cells in texts.items():

@@ -15,6 +15,7 @@ import yaml
 from ..data import (
     AUGMENTATIONS,
     BAD_SAMPLE_POLICIES,
+    DataError,
     ExampleDataset,
     ImageDataset,
     absolute_data_spec,
@@ -240,6 +241,15 @@ def with_data(config: TrainConfig, moved_to: str | None) -> TrainConfig:
     if not moved_to:
         return config
     return dataclasses.replace(config, data=absolute_data_spec(moved_to))
+
+
+def check_data_is_there(spec: str) -> None:
+    """A run's saved data path that no longer exists: one sentence saying how to name its new
+    place (`--data`, which evaluate, plot and resume take), instead of the reader's error."""
+    kind, _, place = spec.partition(":")
+    if place and not Path(place).expanduser().exists():
+        raise DataError(f"{kind} data set {place} is not there any more; if it moved, or the run "
+                        f"came from another machine, name its new place with --data {kind}:NEW_PATH")
 
 
 def dataset_for(config: TrainConfig) -> ImageDataset | ExampleDataset:

@@ -7,11 +7,11 @@ from pathlib import Path
 import torch.nn.functional as F
 
 from ..analysis import most_confused, plot_confusion_matrix, plot_top_losses
-from ..data import DataError, TensorLoader
+from ..data import TensorLoader
 from ..engine import PRECISIONS, Runner, confusion_matrix, per_class_accuracy, resolve_device, writing
 from ..engine.tasks import loss_function
 from .checkpoint_metadata import checkpoint_metadata
-from .config import build_config, dataset_for, with_data
+from .config import build_config, check_data_is_there, dataset_for, with_data
 from .run_dir import (
     SPLIT_RECORD,
     RunDirError,
@@ -73,15 +73,10 @@ def checked_data(run_dir, config, split, echo, allow_changed_data, moved_to: str
     """(the run's data set, what changed since training or None); refuses changed data unless
     `allow_changed_data`, and an empty split. `moved_to`: the data spec to read instead of the
     saved one (the checkpoint still has to fit the run as it was trained)."""
+    if moved_to is None:
+        check_data_is_there(config.data)
     read = with_data(config, moved_to)
-    try:
-        data = dataset_for(read)
-    except DataError as error:
-        path = read.data.partition(":")[2]
-        if moved_to or not path or Path(path).exists():
-            raise
-        raise DataError(f"{error} (if the run's data moved, or the run came from another machine, "
-                        "name its place with --data SPEC)") from error
+    data = dataset_for(read)
     changed = recorded_data_changes(run_dir, data, [split])
     if changed and not allow_changed_data:
         raise RunDirError(f"the data {read.data} changed since {run_dir} was trained: "

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..analysis import plot_curves, plot_samples
 from ..analysis.summary import count_macs
-from ..data import DataError, TensorLoader, absolute_data_spec, record_splits
+from ..data import TensorLoader, absolute_data_spec, record_splits
 from ..data.transforms import normalize, scale_and_shift
 from ..engine import Runner, distributed, resolve_device
 from ..engine.checkpoint import WriteError, remove_temporary_files
@@ -35,6 +35,7 @@ from .config import (
     ConfigError,
     TrainConfig,
     build_config,
+    check_data_is_there,
     config_differences,
     dataset_for,
     with_data,
@@ -119,11 +120,8 @@ def resume(run: str | Path, force: bool = False, echo=print, **overrides) -> Tra
         raise ConfigError(f"{run_dir} was trained with other settings; resuming would mix two "
                           "configurations:\n  " + "\n  ".join(changes)
                           + "\nDrop those flags, or add --force to resume with them anyway.")
-    place = saved.data.partition(":")[2]
-    if moved_to is None and place and not Path(place).expanduser().exists():
-        raise DataError(f"{saved.data.partition(':')[0]} data set {place} is not there any more; "
-                        f"if it moved, name its place: trainlab train --resume {run_dir} --data "
-                        f"{saved.data.partition(':')[0]}:NEW_PATH")
+    if moved_to is None:
+        check_data_is_there(saved.data)
     return train(wanted, echo=echo, resume_dir=run_dir, allow_changed_data=force,
                  moved_to=moved_to)
 
